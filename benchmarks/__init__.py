@@ -1,0 +1,1 @@
+"""jaxscale benchmarks: scripts that print JSON. Never part of the unit tests."""

@@ -1,0 +1,186 @@
+"""Data loading and validation, and the embedded synthetic Chinchilla-style data set.
+
+:func:`load_data` accepts a pandas DataFrame, a path to a CSV file or a mapping of column name to
+array, picks the law's inputs and the target, and rejects bad input with a ``ValueError`` that
+names the column. It always copies: nothing the caller passed is mutated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Dataset", "load_data", "parse_mapping", "synthetic_chinchilla", "EPOCH_PARAMS"]
+
+#: Epoch AI's published point estimate for the Chinchilla law (Besiroglu et al. 2024, Table 1).
+EPOCH_PARAMS = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Validated float arrays: ``inputs[name]`` and ``y`` of length ``n``, ``weights`` >= 0."""
+
+    inputs: dict
+    y: np.ndarray
+    weights: np.ndarray
+    target: str
+    columns: dict
+    groups: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, mask) -> "Dataset":
+        return Dataset({k: v[mask] for k, v in self.inputs.items()}, self.y[mask], self.weights[mask],
+                       self.target, self.columns, None if self.groups is None else self.groups[mask])
+
+
+def parse_mapping(spec) -> dict:
+    """``"N=params,D=tokens"`` -> ``{"N": "params", "D": "tokens"}``; dicts pass through."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    out = {}
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise ValueError(f"expected NAME=COLUMN in {spec!r}, got {part!r}")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _as_frame(data) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if not os.path.exists(path):
+            raise ValueError(f"data file not found: {path}")
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"data file {path} is empty") from None
+        if frame.shape[0] == 0:
+            raise ValueError(f"data file {path} has a header but no rows")
+        return frame
+    if isinstance(data, Mapping):
+        lengths = {k: np.shape(v)[0] if np.ndim(v) else None for k, v in data.items()}
+        if any(v is None for v in lengths.values()):
+            raise ValueError(f"every column must be a 1-d array; got scalars in {[k for k, v in lengths.items() if v is None]}")
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"columns have mismatched lengths: {lengths}")
+        return pd.DataFrame({k: np.array(v, copy=True) for k, v in data.items()})
+    raise ValueError(f"data must be a DataFrame, a CSV path or a mapping of arrays, got {type(data).__name__}")
+
+
+def _numeric(values, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be 1-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = pd.to_numeric(pd.Series(arr), errors="raise").to_numpy()
+        except (ValueError, TypeError):
+            raise ValueError(f"{what} has non-numeric values") from None
+    arr = np.array(arr, dtype=np.float64, copy=True)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise ValueError(f"{what} has {int(bad.sum())} NaN or infinite value(s), first at row {int(np.argmax(bad))}")
+    return arr
+
+
+def _column(frame: pd.DataFrame, col, what: str) -> np.ndarray:
+    if not isinstance(col, str):
+        arr = np.asarray(col)
+        if arr.ndim != 1 or arr.shape[0] != frame.shape[0]:
+            raise ValueError(f"{what} has shape {arr.shape}, but the data have {frame.shape[0]} rows")
+        return _numeric(arr, what)
+    if col not in frame.columns:
+        raise ValueError(f"unknown column {col!r} for {what}; available columns: {list(map(str, frame.columns))}")
+    return _numeric(frame[col].to_numpy(), f"column {col!r} ({what})")
+
+
+def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None, log_target=True) -> Dataset:
+    """Select and validate the law's inputs and the target from ``data``.
+
+    Args:
+      data: DataFrame, CSV path, or mapping of column name -> 1-d array.
+      law: the :class:`~jaxscale.laws.Law` to be fitted (its ``inputs`` and ``positive_inputs``).
+      inputs: mapping (or ``"N=col,D=col"`` string) from the law's input names to columns;
+        inputs not named map to the column of the same name.
+      target: column name of the observed values, or an array.
+      weights: optional per-point weights, column name or array (finite, >= 0).
+      group: optional column whose values split the data into separately fitted groups.
+      log_target: whether the objective takes ``log`` of the target (then it must be > 0).
+    """
+    frame = _as_frame(data)
+    if frame.shape[0] == 0:
+        raise ValueError("data have no rows")
+    mapping = parse_mapping(inputs)
+    unknown_inputs = set(mapping) - set(law.inputs)
+    if unknown_inputs:
+        raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}; unknown input name(s) {sorted(unknown_inputs)}")
+    columns = {name: mapping.get(name, name) for name in law.inputs}
+    xs = {name: _column(frame, col, f"input {name}") for name, col in columns.items()}
+    for name in law.positive_inputs:
+        bad = xs[name] <= 0
+        if bad.any():
+            raise ValueError(f"input {name} (column {columns[name]!r}) must be > 0 because the law takes its log; "
+                             f"{int(bad.sum())} value(s) are <= 0, first at row {int(np.argmax(bad))}")
+    target_name = target if isinstance(target, str) else "target"
+    y = _column(frame, target, "target")
+    if log_target:
+        bad = y <= 0
+        if bad.any():
+            raise ValueError(f"target {target_name!r} must be > 0 for an objective on log residuals; "
+                             f"{int(bad.sum())} value(s) are <= 0, first at row {int(np.argmax(bad))}")
+    if weights is None:
+        w = np.ones_like(y)
+    else:
+        w = _column(frame, weights, "weights")
+        if (w < 0).any() or not (w > 0).any():
+            raise ValueError("weights must be >= 0 and not all zero")
+    groups = None
+    if group is not None:
+        if not isinstance(group, str) or group not in frame.columns:
+            raise ValueError(f"unknown group column {group!r}; available columns: {list(map(str, frame.columns))}")
+        groups = frame[group].to_numpy(copy=True)
+        if pd.isna(groups).any():
+            raise ValueError(f"group column {group!r} has missing values")
+    return Dataset(xs, y, w, target_name, columns, groups)
+
+
+def synthetic_chinchilla(seed: int = 0, noise: float = 0.01, params: Mapping | None = None) -> pd.DataFrame:
+    """Deterministic synthetic Chinchilla-style isoFLOP data (documented as synthetic).
+
+    Generated from the published Epoch AI parameters (:data:`EPOCH_PARAMS`: E=1.8172, A=482.01,
+    B=2085.43, alpha=0.3478, beta=0.3658) on an isoFLOP design: 9 compute budgets
+    C in {6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21} FLOP, and for each 15 model sizes N
+    log-spaced over a factor 64 centred on the budget's compute-optimal size, D = C / (6 N). The
+    loss is ``L(N, D) * exp(noise * z)`` with ``z`` standard normal from NumPy's PCG64 generator
+    seeded with ``seed``: multiplicative log-normal noise with standard deviation ``noise``
+    (default 1%) in log loss, about the scatter of Hoffmann et al.'s Figure 4. 135 rows with
+    columns ``N``, ``D``, ``C``, ``loss``. These are not real training runs.
+    """
+    p = dict(EPOCH_PARAMS if params is None else params)
+    budgets = np.array([6e18, 1e19, 3e19, 6e19, 1e20, 3e20, 6e20, 1e21, 3e21])
+    a, b = p["alpha"], p["beta"]
+    g = (a * p["A"] / (b * p["B"])) ** (1.0 / (a + b))
+    rows = []
+    for c in budgets:
+        n_opt = g * (c / 6.0) ** (b / (a + b))
+        for n in n_opt * np.logspace(-0.9, 0.9, 15):
+            rows.append((n, c / (6.0 * n), c))
+    n, d, c = map(np.array, zip(*rows))
+    clean = p["E"] + p["A"] / n ** a + p["B"] / d ** b
+    z = np.random.Generator(np.random.PCG64(seed)).standard_normal(n.shape[0])
+    return pd.DataFrame({"N": n, "D": d, "C": c, "loss": clean * np.exp(noise * z)})

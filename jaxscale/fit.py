@@ -1,0 +1,334 @@
+"""Point fits: every start at once under ``jax.vmap``, the best one reported with its status.
+
+``fit(law, data, ...)`` validates the data, builds the starts (the law's grid by default), runs
+the chosen solver from every start in one compiled, fixed-shape batch (chunked when large), and
+returns a :class:`FitResult` with the best parameters and a status for every start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ._config import precision, resolve_dtype
+from ._starts import make_starts
+from .data import Dataset, load_data
+from .laws import Law, get_law
+from .objectives import Objective, get_objective
+from .solvers import Problem, SolverSpec, diagnose, get_solver, minimize
+
+__all__ = ["fit", "FitResult", "GroupedFit", "StartResults", "solve_batch", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(UserWarning):
+    """The best start of a fit did not converge."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StartResults:
+    """Per-start outcome (arrays over starts): unconstrained parameters and status."""
+
+    u: np.ndarray
+    objective: np.ndarray
+    grad_norm: np.ndarray
+    newton_step: np.ndarray
+    converged: np.ndarray
+
+    @property
+    def status(self) -> np.ndarray:
+        """``"converged"``, ``"not_converged"`` or ``"nonfinite"`` for every start."""
+        out = np.where(self.converged, "converged", "not_converged")
+        return np.where(np.isfinite(self.objective), out, "nonfinite")
+
+
+# ----------------------------------------------------------------------------------------------
+# The compiled batch solve
+# ----------------------------------------------------------------------------------------------
+def _problem(law: Law, objective: Objective, x, y, w) -> Problem:
+    if objective.space == "log":
+        model = lambda u: law.log_predict(law.constrain(u), x)  # noqa: E731
+    else:
+        model = lambda u: law.predict(law.constrain(u), x)  # noqa: E731
+    return Problem(model, y, w, objective)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(law: Law, objective: Objective, solver: SolverSpec, n_steps: int, xtol: float, batched_data: bool):
+    phases = solver.phases(n_steps)
+
+    def one_start(u0, x, y, w):
+        problem = _problem(law, objective, x, y, w)
+        u, _ = minimize(phases, problem, u0)
+        d = diagnose(problem, u, xtol)
+        return u, d.objective, d.grad_norm, d.newton_step, d.converged
+
+    over_starts = jax.vmap(one_start, in_axes=(0, None, None, None))
+    if batched_data:
+        over_starts = jax.vmap(over_starts, in_axes=(0, 0, 0, 0))
+    return jax.jit(over_starts)
+
+
+def _chunks(total: int, work_per_item: int, chunk_size: int | None, budget: int = 2**23) -> int:
+    """Items per chunk: all at once while ``total * work_per_item`` fits the budget."""
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be a positive integer")
+        return min(int(chunk_size), total)
+    n_chunks = max(1, math.ceil(total * work_per_item / budget))
+    return math.ceil(total / n_chunks)
+
+
+def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: Mapping, y, w, *,
+                n_steps: int, xtol: float, batched_data: bool = False, chunk_size: int | None = None,
+                progress: bool = False, dtype=np.float64) -> StartResults:
+    """Run the solver from every start; the engine behind :func:`fit` and the bootstrap.
+
+    Without ``batched_data``: ``starts`` is ``(S, P)`` and ``x``/``y``/``w`` hold one data set of
+    ``n`` points. With ``batched_data``: ``starts`` is ``(B, S, P)`` and the data have a leading
+    batch axis ``B`` (groups or resamples). ``y`` is in the objective's space (log already taken
+    for log objectives). Work is split into equal chunks along the leading axis (padded with
+    copies of the first item, so every chunk has one shape and compiles once).
+    Returns NumPy arrays with the leading axes of ``starts``.
+    """
+    dtype = resolve_dtype(dtype)
+    fn = _compiled(law, objective, solver, int(n_steps), float(xtol), bool(batched_data))
+    starts = np.asarray(starts, dtype=dtype)
+    total = starts.shape[0]
+    n = np.shape(y)[-1]
+    per_item = n * law.n_params * (starts.shape[1] if batched_data else 1)
+    size = _chunks(total, per_item, chunk_size)
+    n_chunks = math.ceil(total / size)
+    pad = n_chunks * size - total
+
+    def padded(a, batched):
+        a = np.asarray(a, dtype=dtype)
+        if not batched or pad == 0:
+            return a
+        return np.concatenate([a, np.repeat(a[:1], pad, axis=0)], axis=0)
+
+    starts_p = padded(starts, True)
+    xs = {k: padded(v, batched_data) for k, v in x.items()}
+    ys, ws = padded(y, batched_data), padded(w, batched_data)
+    outs = []
+    iterator = range(n_chunks)
+    if progress and n_chunks > 1:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, desc=f"fitting {law.name}", unit="chunk")
+    with precision(dtype):
+        for c in iterator:
+            sl = slice(c * size, (c + 1) * size)
+            if batched_data:
+                args = (starts_p[sl], {k: v[sl] for k, v in xs.items()}, ys[sl], ws[sl])
+            else:
+                args = (starts_p[sl], xs, ys, ws)
+            outs.append(jax.device_get(fn(*args)))
+    u, f, g, s, conv = (np.concatenate([o[i] for o in outs], axis=0)[:total] for i in range(5))
+    return StartResults(u, f, g, s, conv.astype(bool))
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, eq=False)
+class FitResult:
+    """The best of all starts, plus the status of every start.
+
+    Attributes:
+      law: the fitted :class:`~jaxscale.laws.Law`.
+      params: best parameters in natural space, ``{name: float}``.
+      objective: objective value at ``params``.
+      converged: whether the best start converged (see :mod:`jaxscale.solvers`).
+      n_starts, n_converged: how many starts ran and how many converged.
+      starts: per-start :class:`StartResults`.
+      data: the validated :class:`~jaxscale.data.Dataset` that was fitted.
+    """
+
+    law: Law
+    loss: Objective
+    solver: SolverSpec
+    n_steps: int
+    params: dict
+    u: np.ndarray
+    objective: float
+    converged: bool
+    starts: StartResults
+    data: Dataset
+    dtype: Any = np.float64
+
+    @property
+    def n_starts(self) -> int:
+        return int(self.starts.objective.shape[0])
+
+    @property
+    def n_converged(self) -> int:
+        return int(self.starts.converged.sum())
+
+    @property
+    def n_at_best(self) -> int:
+        """Starts whose objective is within 1e-6 (relative) of the best."""
+        f = self.starts.objective
+        return int(np.sum(np.abs(f - self.objective) <= 1e-6 * max(abs(self.objective), 1e-300)))
+
+    def predict(self, inputs: Mapping) -> np.ndarray:
+        """The fitted law's prediction at ``inputs`` (a mapping of input name -> array)."""
+        missing = [k for k in self.law.inputs if k not in inputs]
+        if missing:
+            raise ValueError(f"missing input(s) {missing} for law {self.law.name!r}")
+        with precision(self.dtype):
+            x = {k: jnp.asarray(np.asarray(inputs[k], dtype=float)) for k in self.law.inputs}
+            p = {k: jnp.asarray(v) for k, v in self.params.items()}
+            return np.asarray(self.law.predict(p, x))
+
+    def table(self) -> pd.DataFrame:
+        """One row per parameter: its value and what it means."""
+        return pd.DataFrame(
+            {"value": [self.params[p.name] for p in self.law.params],
+             "meaning": [p.doc for p in self.law.params]},
+            index=pd.Index(self.law.param_names, name="param"),
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "law": self.law.name,
+            "law_version": self.law.version,
+            "params": {k: float(v) for k, v in self.params.items()},
+            "objective": float(self.objective),
+            "converged": bool(self.converged),
+            "n_starts": self.n_starts,
+            "n_converged": self.n_converged,
+            "n_at_best": self.n_at_best,
+            "n_points": self.data.n,
+            "loss": self.loss.name,
+            "solver": self.solver.name,
+            "n_steps": self.n_steps,
+        }
+
+    def __repr__(self):
+        ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+        return (f"FitResult({self.law.name}: {ps}; objective={self.objective:.6g}; "
+                f"{self.n_converged}/{self.n_starts} starts converged; best converged={self.converged})")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupedFit:
+    """One :class:`FitResult` per value of the group column (``fits[group_value]``)."""
+
+    column: str
+    fits: dict
+
+    def __getitem__(self, key):
+        return self.fits[key]
+
+    def __len__(self):
+        return len(self.fits)
+
+    def to_dict(self) -> dict:
+        return {"group": self.column, "groups": {str(k): v.to_dict() for k, v in self.fits.items()}}
+
+    def table(self) -> pd.DataFrame:
+        rows = {k: {**v.params, "objective": v.objective, "converged": v.converged} for k, v in self.fits.items()}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(self.column)
+
+
+# ----------------------------------------------------------------------------------------------
+# fit
+# ----------------------------------------------------------------------------------------------
+def _target_space(objective: Objective, y: np.ndarray) -> np.ndarray:
+    return np.log(y) if objective.space == "log" else y
+
+
+def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype) -> FitResult:
+    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
+    if not np.isfinite(f).any():
+        raise RuntimeError(f"every start of the {law.name} fit gave a non-finite objective; "
+                           "check the data and the starts")
+    i = int(np.argmin(f))
+    params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
+    out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
+                    res, data, dtype)
+    if not out.converged:
+        warnings.warn(f"the best start of the {law.name} fit did not converge (Newton step "
+                      f"{res.newton_step[i]:.2g} relative); raise n_steps or check the data",
+                      ConvergenceWarning, stacklevel=3)
+    return out
+
+
+def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
+        loss="huber", delta: float = 1e-3, solver="lm", starts=None, n_starts: int | None = None,
+        start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
+        chunk_size: int | None = None, dtype="float64", progress: bool = True):
+    """Fit ``law`` to ``data`` from many starts at once and return the best fit with its status.
+
+    Args:
+      law: a :class:`~jaxscale.laws.Law` or the name of a built-in one (``"chinchilla"``, ...).
+      data: DataFrame, CSV path, or mapping of column -> array.
+      inputs: mapping (or ``"N=col,D=col"``) from the law's inputs to columns.
+      target: target column (or array). weights: optional per-point weights (column or array).
+      group: fit one law per value of this column, all in one batch; returns a :class:`GroupedFit`.
+      loss: ``"huber"`` (on log residuals, with ``delta``), ``"squared_log"``, ``"squared"`` or an
+        :class:`~jaxscale.objectives.Objective`.
+      solver: ``"lm"`` (default), ``"newton"``, ``"adam"``, ``"lbfgs"`` or a ``SolverSpec``.
+      starts: ``None`` (the law's grid), an ``(S, P)`` array or mapping of natural-space values,
+        or ``"halton"``/``"random"`` with ``n_starts``.
+      n_steps: solver iterations (fixed; default by solver). xtol: convergence tolerance on the
+        Newton step relative to ``1 + |u|``.
+      dtype: ``"float64"`` (default; computed under a scoped ``jax.enable_x64``) or ``"float32"``.
+      progress: show a progress bar when the work is split into several chunks.
+
+    Nothing passed in is modified.
+    """
+    law = get_law(law)
+    objective = get_objective(loss, delta)
+    spec = get_solver(solver)
+    n_steps = spec.default_steps if n_steps is None else int(n_steps)
+    if n_steps < 1:
+        raise ValueError("n_steps must be >= 1")
+    dtype = resolve_dtype(dtype)
+    ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
+                   log_target=objective.space == "log")
+    u0 = make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
+    y = _target_space(objective, ds.y)
+    if group is None:
+        _check_points(law, ds.weights, "the data")
+        res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
+                          chunk_size=chunk_size, progress=progress, dtype=dtype)
+        return _best(law, objective, spec, n_steps, res, ds, dtype)
+
+    keys = list(pd.unique(ds.groups))
+    masks = [ds.groups == k for k in keys]
+    for k, m in zip(keys, masks):
+        _check_points(law, ds.weights[m], f"group {k!r}")
+    n_max = max(int(m.sum()) for m in masks)
+
+    def pad(a, m):
+        v = a[m]
+        return np.concatenate([v, np.full(n_max - v.shape[0], v[0])])
+
+    xs = {k: np.stack([pad(v, m) for m in masks]) for k, v in ds.inputs.items()}
+    ys = np.stack([pad(y, m) for m in masks])
+    ws = np.stack([np.concatenate([ds.weights[m], np.zeros(n_max - int(m.sum()))]) for m in masks])
+    starts_b = np.broadcast_to(u0, (len(keys),) + u0.shape)
+    res = solve_batch(law, objective, spec, starts_b, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,
+                      chunk_size=chunk_size, progress=progress, dtype=dtype)
+    fits = {}
+    for j, (k, m) in enumerate(zip(keys, masks)):
+        r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
+        fits[k.item() if hasattr(k, "item") else k] = _best(law, objective, spec, n_steps, r, ds.subset(m), dtype)
+    return GroupedFit(group, fits)
+
+
+def _check_points(law: Law, weights: np.ndarray, what: str) -> None:
+    n = int(np.sum(weights > 0))
+    if n < law.n_params:
+        raise ValueError(f"{what} have {n} point(s) with positive weight, fewer than the {law.n_params} "
+                         f"parameters of law {law.name!r}")

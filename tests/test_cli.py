@@ -1,0 +1,63 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import jaxscale as js
+from jaxscale.cli import main
+
+
+@pytest.fixture
+def csv(tmp_path):
+    p = tmp_path / "runs.csv"
+    js.synthetic_chinchilla().rename(columns={"N": "params", "D": "tokens", "loss": "val_loss"}).to_csv(p, index=False)
+    return p
+
+
+def test_fit_prints_table_and_writes_json(csv, tmp_path, capsys):
+    out = tmp_path / "fit.json"
+    rc = main(["fit", str(csv), "--law", "chinchilla", "--inputs", "N=params,D=tokens", "--target", "val_loss",
+               "--loss", "huber", "--delta", "1e-3", "--starts", "halton:64", "--json", str(out), "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert name in text
+    payload = json.loads(out.read_text())
+    assert payload["law"] == "chinchilla"
+    assert set(payload["params"]) == {"E", "A", "B", "alpha", "beta"}
+    assert payload["n_starts"] == 64 and 0 < payload["n_converged"] <= 64
+    assert payload["objective"] > 0
+    assert abs(payload["params"]["alpha"] - js.EPOCH_PARAMS["alpha"]) < 0.05
+
+
+def test_grouped_cli_json(tmp_path, capsys):
+    import pandas as pd
+
+    a, b = js.synthetic_chinchilla(seed=1), js.synthetic_chinchilla(seed=2)
+    p = tmp_path / "g.csv"
+    pd.concat([a.assign(family="x"), b.assign(family="y")]).to_csv(p, index=False)
+    out = tmp_path / "g.json"
+    assert main(["fit", str(p), "--group", "family", "--starts", "halton:32", "--json", str(out), "--no-progress"]) == 0
+    payload = json.loads(out.read_text())
+    assert set(payload["groups"]) == {"x", "y"}
+    assert payload["groups"]["x"]["n_points"] == 135
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--inputs", "N=nope,D=tokens"], "unknown column 'nope'"),
+    (["--law", "gpt"], "unknown law 'gpt'"),
+    (["--starts", "sobol:3"], "--starts"),
+])
+def test_cli_errors_are_one_line_without_traceback(csv, capsys, args, msg):
+    rc = main(["fit", str(csv), "--inputs", "N=params,D=tokens", "--target", "val_loss", "--no-progress"] + args)
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_console_script_runs_demo():
+    proc = subprocess.run([sys.executable, "-m", "jaxscale.cli", "demo", "--no-progress"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "alpha" in proc.stdout and "synthetic" in proc.stdout
