@@ -11,7 +11,11 @@ import os
 import sys
 import tempfile
 
+import pandas as pd
+
+from .bootstrap import bootstrap
 from .data import parse_mapping, synthetic_chinchilla
+from .extrapolate import compute_optimal, predict
 from .fit import fit
 from .laws import list_laws
 
@@ -53,20 +57,82 @@ def _format_fit(result) -> str:
     return "\n".join(lines)
 
 
-def _cmd_fit(args) -> int:
+def _fit_from_args(args):
     kind, n = _parse_starts(args.starts)
-    result = fit(args.law, args.data, inputs=parse_mapping(args.inputs), target=args.target, weights=args.weights,
-                 group=args.group, loss=args.loss, delta=args.delta, solver=args.solver, starts=kind, n_starts=n,
-                 n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress)
+    return fit(args.law, args.data, inputs=parse_mapping(args.inputs), target=args.target, weights=args.weights,
+               group=getattr(args, "group", None), loss=args.loss, delta=args.delta, solver=args.solver, starts=kind,
+               n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress)
+
+
+def _bootstrap_from_args(args, result):
+    if not args.bootstrap:
+        return result
+    cluster = None
+    if args.cluster is not None:
+        frame = pd.read_csv(args.data)
+        if args.cluster not in frame.columns:
+            raise ValueError(f"unknown cluster column {args.cluster!r}; available columns: {list(frame.columns)}")
+        cluster = frame[args.cluster].to_numpy()
+    return bootstrap(result, args.bootstrap, scheme="cluster" if cluster is not None else args.scheme,
+                     cluster=cluster, seed=args.seed, level=args.level, progress=not args.no_progress)
+
+
+def _format_intervals(boot) -> str:
+    table = boot.table()
+    lines = [f"bootstrap: {boot.scheme}, {boot.n_converged}/{boot.n_resamples} resamples converged "
+             f"({boot.starts_per_resample} starts each); intervals are percentile, from converged resamples", ""]
+    lines.append(table.to_string(float_format=lambda v: f"{v:.6g}"))
+    return "\n".join(lines)
+
+
+def _format_result(result) -> str:
+    if hasattr(result, "fit"):
+        return _format_fit(result.fit) + "\n\n" + _format_intervals(result)
+    return _format_fit(result)
+
+
+def _parse_points(text: str) -> dict:
+    out = {}
+    for name, values in parse_mapping(text).items():
+        try:
+            out[name] = [float(v) for v in values.split(";")]
+        except ValueError:
+            raise ValueError(f"--predict values must be numbers (use ; between several), got {values!r}") from None
+    return out
+
+
+def _cmd_fit(args) -> int:
+    result = _fit_from_args(args)
     if args.group is not None:
+        if args.bootstrap:
+            raise ValueError("--bootstrap with --group is not supported yet; bootstrap each group's CSV")
         for key, r in result.fits.items():
             print(f"== {args.group} = {key}")
             print(_format_fit(r))
             print()
+        payload = result.to_dict()
     else:
-        print(_format_fit(result))
+        result = _bootstrap_from_args(args, result)
+        print(_format_result(result))
+        payload = result.to_dict()
+        if args.predict:
+            table = predict(result, _parse_points(args.predict), level=args.level)
+            print("\npredictions:")
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+            payload["predictions"] = table.to_dict(orient="records")
     if args.json:
-        _write_json(args.json, result.to_dict())
+        _write_json(args.json, payload)
+    return 0
+
+
+def _cmd_optimal(args) -> int:
+    result = _bootstrap_from_args(args, _fit_from_args(args))
+    table = compute_optimal(result, args.compute, level=args.level)
+    print(_format_result(result))
+    print("\ncompute-optimal allocation (C = 6 N D):")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if args.json:
+        _write_json(args.json, {**result.to_dict(), "optimal": table.to_dict(orient="records")})
     return 0
 
 
@@ -75,10 +141,34 @@ def _cmd_demo(args) -> int:
     print("Embedded synthetic Chinchilla-style data: 135 isoFLOP points generated from Epoch AI's published "
           "parameters (E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658) with 1% log-normal noise.\n")
     result = fit("chinchilla", df, target="loss", progress=not args.no_progress)
-    print(_format_fit(result))
+    boot = bootstrap(result, args.bootstrap, seed=args.seed, progress=not args.no_progress)
+    print(_format_result(boot))
+    table = compute_optimal(boot, [1e21, 1e22, 1e23, 1e24, 1e25])
+    print("\ncompute-optimal allocation (C = 6 N D), 95% bootstrap intervals:")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.json:
-        _write_json(args.json, result.to_dict())
+        _write_json(args.json, {**boot.to_dict(), "optimal": table.to_dict(orient="records")})
     return 0
+
+
+def _add_fit_args(f) -> None:
+    f.add_argument("data", help="CSV file with one row per training run")
+    f.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
+    f.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
+    f.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
+    f.add_argument("--weights", default=None, help="optional column of per-point weights")
+    f.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
+    f.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
+    f.add_argument("--solver", default="lm", choices=["lm", "newton", "adam", "lbfgs"])
+    f.add_argument("--starts", default=None, help="grid (default), halton:N or random:N")
+    f.add_argument("--n-steps", type=int, default=None, help="solver iterations")
+    f.add_argument("--seed", type=int, default=0, help="seed for starts and bootstrap draws")
+    f.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples (0: none)")
+    f.add_argument("--scheme", default="iid", choices=["iid", "residual"], help="bootstrap scheme")
+    f.add_argument("--cluster", default=None, metavar="COL", help="cluster bootstrap over this column")
+    f.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    f.add_argument("--json", default=None, help="write a JSON summary here")
+    f.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,24 +176,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fit", help="fit a law to a CSV file")
-    f.add_argument("data", help="CSV file with one row per training run")
-    f.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
-    f.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
-    f.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
-    f.add_argument("--weights", default=None, help="optional column of per-point weights")
+    _add_fit_args(f)
     f.add_argument("--group", default=None, help="fit one law per value of this column")
-    f.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
-    f.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
-    f.add_argument("--solver", default="lm", choices=["lm", "newton", "adam", "lbfgs"])
-    f.add_argument("--starts", default=None, help="grid (default), halton:N or random:N")
-    f.add_argument("--n-steps", type=int, default=None, help="solver iterations")
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--json", default=None, help="write a JSON summary here")
-    f.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    f.add_argument("--predict", default=None, metavar="N=..,D=..",
+                   help="predict at these inputs (several values separated by ;)")
     f.set_defaults(func=_cmd_fit)
 
+    o = sub.add_parser("optimal", help="compute-optimal N and D for a compute budget")
+    _add_fit_args(o)
+    o.add_argument("--compute", type=float, nargs="+", required=True, help="compute budget(s) in FLOP")
+    o.set_defaults(func=_cmd_optimal)
+
     d = sub.add_parser("demo", help="refit the Chinchilla law on the embedded synthetic data")
-    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise")
+    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise and the bootstrap")
+    d.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     d.add_argument("--json", default=None, help="write a JSON summary here")
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
     d.set_defaults(func=_cmd_demo)

@@ -86,6 +86,15 @@ def _chunks(total: int, work_per_item: int, chunk_size: int | None, budget: int 
     return math.ceil(total / n_chunks)
 
 
+def _batch_sharding(size: int):
+    """Shard the leading (resample or group) axis over all devices with a 1-d Mesh."""
+    devices = jax.devices()
+    if len(devices) < 2 or size % len(devices):
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+
+
 def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: Mapping, y, w, *,
                 n_steps: int, xtol: float, batched_data: bool = False, chunk_size: int | None = None,
                 progress: bool = False, dtype=np.float64) -> StartResults:
@@ -105,6 +114,9 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     n = np.shape(y)[-1]
     per_item = n * law.n_params * (starts.shape[1] if batched_data else 1)
     size = _chunks(total, per_item, chunk_size)
+    n_dev = jax.device_count()
+    if batched_data and n_dev > 1:
+        size = math.ceil(size / n_dev) * n_dev  # every device gets the same share of a chunk
     n_chunks = math.ceil(total / size)
     pad = n_chunks * size - total
 
@@ -123,11 +135,14 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
         from tqdm.auto import tqdm
 
         iterator = tqdm(iterator, desc=f"fitting {law.name}", unit="chunk")
+    shard = _batch_sharding(size) if batched_data else None
     with precision(dtype):
         for c in iterator:
             sl = slice(c * size, (c + 1) * size)
             if batched_data:
                 args = (starts_p[sl], {k: v[sl] for k, v in xs.items()}, ys[sl], ws[sl])
+                if shard is not None:
+                    args = jax.device_put(args, shard)
             else:
                 args = (starts_p[sl], xs, ys, ws)
             outs.append(jax.device_get(fn(*args)))

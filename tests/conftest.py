@@ -51,3 +51,11 @@ def epoch_reference(shared_data) -> dict:
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def epoch_fit(epoch_df):
+    """The full 4,500-start grid fit of the 240 Epoch points (computed once per session)."""
+    import jaxscale as js
+
+    return js.fit("chinchilla", epoch_df, progress=False)

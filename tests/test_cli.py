@@ -61,3 +61,27 @@ def test_console_script_runs_demo():
                           timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "alpha" in proc.stdout and "synthetic" in proc.stdout
+
+
+def test_bootstrap_json_and_predict(csv, tmp_path, capsys):
+    out = tmp_path / "b.json"
+    rc = main(["fit", str(csv), "--inputs", "N=params,D=tokens", "--target", "val_loss", "--starts", "halton:64",
+               "--bootstrap", "40", "--seed", "3", "--level", "0.9", "--predict", "N=1e9;7e10,D=2e10;1.4e12",
+               "--json", str(out), "--no-progress"])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    assert payload["n_resamples"] == 40 and 30 <= payload["n_resamples_converged"] <= 40
+    for k in ("E", "A", "B", "alpha", "beta"):
+        lo, hi = payload["intervals"][k]
+        assert lo <= payload["params"][k] <= hi
+        assert payload["se"][k] > 0
+    assert len(payload["predictions"]) == 2
+    assert "predictions" in capsys.readouterr().out
+
+
+def test_optimal_command(csv, capsys):
+    rc = main(["optimal", str(csv), "--inputs", "N=params,D=tokens", "--target", "val_loss", "--starts", "halton:64",
+               "--compute", "1e24", "--bootstrap", "30", "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "N_opt" in text and "D_opt_hi" in text

@@ -7,11 +7,6 @@ from jaxscale.fit import solve_batch
 from jaxscale.objectives import huber
 
 
-@pytest.fixture(scope="module")
-def epoch_fit(epoch_df):
-    return js.fit("chinchilla", epoch_df, progress=False)
-
-
 def test_full_grid_reproduces_epoch_grid_fit(epoch_fit, epoch_reference):
     """Epoch's 4,500-start grid fit (summed Huber, delta=1e-3) within 0.1% relative, same objective."""
     ref = epoch_reference["epoch_huber_grid_lbfgs"]

@@ -1,0 +1,307 @@
+"""Bootstrap: thousands of resamples fitted at once, each as carefully as the full data.
+
+Every resample is a reweighting of the original points (multinomial counts), so all resamples
+share one shape and run in one ``vmap`` batch, chunked to bound memory and sharded over all
+devices. Schemes:
+
+* ``"iid"``: points resampled with replacement (Epoch AI's bootstrap of Hoffmann et al.).
+* ``"cluster"``: whole clusters (a column: model family, training run) resampled with replacement.
+* ``"residual"``: fitted values plus residuals (in the objective's space) resampled with
+  replacement.
+
+**Start strategy.** Each resample starts from the full-data optimum *and* from the end points of
+the other distinct local minima that the full-data grid fit found (``n_basins``, default 4), so a
+resample whose optimum moved to another basin still finds it. ``tests/test_bootstrap.py``
+checks this against the exhaustive grid on sampled resamples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from typing import Callable, Mapping
+
+import jax
+import numpy as np
+import pandas as pd
+
+from ._config import precision
+from .fit import FitResult, StartResults, _target_space, solve_batch
+
+__all__ = ["bootstrap", "BootstrapResult", "basin_starts", "resample_weights"]
+
+
+def basin_starts(fit: FitResult, n_basins: int = 4, rtol: float = 1e-3) -> np.ndarray:
+    """The full-data optimum plus the end points of up to ``n_basins`` other distinct minima.
+
+    Distinct: objective differing by more than ``rtol`` relative from every basin already kept,
+    taken in order of objective among finite-objective starts. Shape ``(1 + k, P)``, k <= n_basins.
+    """
+    s = fit.starts
+    order = np.argsort(np.where(np.isfinite(s.objective), s.objective, np.inf))
+    kept_u, kept_f = [fit.u], [fit.objective]
+    for i in order:
+        if len(kept_u) > n_basins or not np.isfinite(s.objective[i]):
+            break
+        f = s.objective[i]
+        if all(abs(f - g) > rtol * max(abs(g), 1e-300) for g in kept_f):
+            kept_u.append(s.u[i])
+            kept_f.append(f)
+    return np.stack(kept_u)
+
+
+def resample_weights(n: int, n_resamples: int, seed: int, clusters: np.ndarray | None = None) -> np.ndarray:
+    """Multinomial bootstrap counts, shape ``(n_resamples, n)``; a fixed seed gives identical draws.
+
+    With ``clusters`` (one label per point), whole clusters are drawn with replacement and every
+    point of a cluster gets that cluster's count.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if clusters is None:
+        return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(float)
+    labels, idx = np.unique(clusters, return_inverse=True)
+    k = labels.shape[0]
+    if k < 2:
+        raise ValueError("cluster bootstrap needs at least 2 clusters")
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_resamples).astype(float)
+    return counts[:, idx]
+
+
+def _normal_cdf(x):
+    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x) / math.sqrt(2.0)))
+
+
+_inv_cdf = np.vectorize(statistics.NormalDist().inv_cdf)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BootstrapResult:
+    """Bootstrap draws of a fit's parameters, with their status.
+
+    Attributes:
+      fit: the full-data :class:`~jaxscale.fit.FitResult`.
+      draws: natural-space parameters, ``{name: array (n_resamples,)}`` (all resamples).
+      converged: per-resample flag; intervals use converged resamples only.
+      objective: per-resample best objective.
+      jackknife: leave-one-out (or leave-one-cluster-out) parameter estimates for BCa, or None.
+      scheme, seed, level: how the draws were made and the default interval level.
+    """
+
+    fit: FitResult
+    draws: dict
+    converged: np.ndarray
+    objective: np.ndarray
+    starts_per_resample: int
+    scheme: str
+    seed: int
+    level: float = 0.95
+    jackknife: dict | None = None
+
+    @property
+    def law(self):
+        return self.fit.law
+
+    @property
+    def n_resamples(self) -> int:
+        return int(self.converged.shape[0])
+
+    @property
+    def n_converged(self) -> int:
+        return int(self.converged.sum())
+
+    def samples(self, fn: Callable[[Mapping], np.ndarray] | None = None) -> np.ndarray:
+        """Converged draws of the parameters (``(R, P)``) or of ``fn(params)`` (``(R, ...)``).
+
+        ``fn`` receives a dict of arrays over resamples and must broadcast (NumPy or JAX).
+        """
+        keep = self.converged
+        params = {k: v[keep] for k, v in self.draws.items()}
+        if fn is None:
+            return np.stack([params[k] for k in self.law.param_names], axis=-1)
+        with precision(self.fit.dtype):
+            return np.asarray(fn(params))
+
+    def _estimate(self, fn):
+        if fn is None:
+            return np.array([self.fit.params[k] for k in self.law.param_names])
+        with precision(self.fit.dtype):
+            return np.asarray(fn({k: np.asarray(v) for k, v in self.fit.params.items()}))
+
+    def interval(self, fn=None, level: float | None = None, method: str = "percentile") -> np.ndarray:
+        """Equal-tailed interval ``[lo, hi]`` (last axis) for the parameters or for ``fn(params)``.
+
+        ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated; needs the
+        jackknife, computed by :func:`bootstrap` with ``bca=True``).
+        """
+        level = self.level if level is None else float(level)
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
+        draws = self.samples(fn)
+        if draws.shape[0] < 2:
+            raise ValueError("fewer than 2 converged resamples: no interval")
+        alpha = (1 - level) / 2
+        if method == "percentile":
+            q = np.quantile(draws, [alpha, 1 - alpha], axis=0)
+            return np.moveaxis(q, 0, -1)
+        if method != "bca":
+            raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
+        if self.jackknife is None:
+            raise ValueError("BCa intervals need the jackknife: run bootstrap(..., bca=True)")
+        est = self._estimate(fn)
+        with precision(self.fit.dtype):
+            jack = np.asarray(self.samples_jackknife(fn))
+        prop = np.clip(np.mean(draws < est, axis=0), 1.0 / (2 * draws.shape[0]), 1 - 1.0 / (2 * draws.shape[0]))
+        z0 = _inv_cdf(prop)
+        d = jack.mean(axis=0) - jack
+        den = 6.0 * np.sum(d ** 2, axis=0) ** 1.5
+        acc = np.where(den > 0, np.sum(d ** 3, axis=0) / np.where(den > 0, den, 1.0), 0.0)
+        out = []
+        for z in (_inv_cdf(alpha), _inv_cdf(1 - alpha)):
+            adj = _normal_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
+            flat = draws.reshape(draws.shape[0], -1)
+            qs = [np.quantile(flat[:, j], a) for j, a in enumerate(np.broadcast_to(adj, est.shape).ravel())]
+            out.append(np.asarray(qs).reshape(est.shape))
+        return np.stack(out, axis=-1)
+
+    def samples_jackknife(self, fn=None):
+        params = self.jackknife
+        if fn is None:
+            return np.stack([params[k] for k in self.law.param_names], axis=-1)
+        return fn(params)
+
+    def se(self, fn=None) -> np.ndarray:
+        """Bootstrap standard error (std of converged draws, ddof=1)."""
+        return np.std(self.samples(fn), axis=0, ddof=1)
+
+    def table(self, level: float | None = None, method: str = "percentile") -> pd.DataFrame:
+        """Per parameter: estimate, standard error and interval."""
+        level = self.level if level is None else level
+        ci = self.interval(level=level, method=method)
+        se = self.se()
+        pct = f"{100 * level:g}%"
+        return pd.DataFrame(
+            {"value": [self.fit.params[k] for k in self.law.param_names], "se": se,
+             f"lo {pct}": ci[:, 0], f"hi {pct}": ci[:, 1]},
+            index=pd.Index(self.law.param_names, name="param"),
+        )
+
+    def to_dict(self, level: float | None = None) -> dict:
+        level = self.level if level is None else level
+        ci = self.interval(level=level)
+        se = self.se()
+        names = self.law.param_names
+        return {
+            **self.fit.to_dict(),
+            "intervals": {k: [float(ci[i, 0]), float(ci[i, 1])] for i, k in enumerate(names)},
+            "se": {k: float(se[i]) for i, k in enumerate(names)},
+            "level": level,
+            "n_resamples": self.n_resamples,
+            "n_resamples_converged": self.n_converged,
+            "bootstrap_scheme": self.scheme,
+            "seed": self.seed,
+        }
+
+    def __repr__(self):
+        return (f"BootstrapResult({self.law.name}, {self.scheme}: {self.n_converged}/{self.n_resamples} "
+                f"resamples converged, {self.starts_per_resample} starts each)")
+
+
+def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: str | np.ndarray | None = None,
+              seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
+              level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
+              progress: bool = True) -> BootstrapResult:
+    """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
+
+    Args:
+      fit: a :class:`~jaxscale.fit.FitResult` (from :func:`jaxscale.fit`; its grid fit supplies
+        the starts of every resample, see the module docstring).
+      n_resamples: number of resamples (Epoch AI used 4,000).
+      scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: a column of the original data or an
+        array of labels) or ``"residual"``.
+      seed: the draws depend only on the seed and the data: identical for the same seed.
+      n_basins: distinct local minima of the full-data fit used as extra starts.
+      extra_starts: optional more unconstrained starts ``(S, P)`` for every resample.
+      level: default interval level.
+      bca: also compute the jackknife for BCa intervals.
+      chunk_size: resamples per compiled batch (default: sized to bound memory).
+      progress: progress bar when the work spans several chunks.
+    """
+    if n_resamples < 2:
+        raise ValueError("n_resamples must be >= 2")
+    ds, law, obj = fit.data, fit.law, fit.loss
+    starts = basin_starts(fit, n_basins)
+    if extra_starts is not None:
+        extra = np.atleast_2d(np.asarray(extra_starts, dtype=float))
+        if extra.shape[1] != law.n_params:
+            raise ValueError(f"extra_starts must have shape (S, {law.n_params})")
+        starts = np.concatenate([starts, extra])
+    y = _target_space(obj, ds.y)
+    base_w = ds.weights
+    clusters = None
+    if scheme == "cluster":
+        clusters = _cluster_labels(fit, cluster)
+    elif scheme not in ("iid", "residual"):
+        raise ValueError(f"scheme must be 'iid', 'cluster' or 'residual', got {scheme!r}")
+    counts = resample_weights(ds.n, n_resamples, seed, clusters)
+    if scheme == "residual":
+        with precision(fit.dtype):
+            fitted = np.asarray(_model_out(fit))
+        resid = y - fitted
+        rng = np.random.Generator(np.random.PCG64(seed + 1))
+        idx = rng.integers(0, ds.n, size=(n_resamples, ds.n))
+        ys = fitted[None, :] + resid[idx]
+        ws = np.broadcast_to(base_w, (n_resamples, ds.n))
+    else:
+        ys = np.broadcast_to(y, (n_resamples, ds.n))
+        ws = counts * base_w[None, :]
+    xs = {k: np.broadcast_to(v, (n_resamples, ds.n)) for k, v in ds.inputs.items()}
+    res = _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress)
+    draws, conv, objective = res
+
+    jack = None
+    if bca:
+        if scheme == "cluster":
+            labels = np.unique(clusters)
+            jw = np.stack([np.where(clusters == lab, 0.0, 1.0) for lab in labels]) * base_w[None, :]
+        else:
+            jw = (1.0 - np.eye(ds.n)) * base_w[None, :]
+        m = jw.shape[0]
+        jxs = {k: np.broadcast_to(v, (m, ds.n)) for k, v in ds.inputs.items()}
+        jys = np.broadcast_to(y, (m, ds.n))
+        jack, _, _ = _solve_resamples(fit, starts[:1], jxs, jys, jw, n_steps, chunk_size, progress)
+    return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), float(level), jack)
+
+
+def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:
+    if cluster is None:
+        raise ValueError("scheme='cluster' needs cluster= (a column name or an array of labels)")
+    if isinstance(cluster, str):
+        raise ValueError("pass the cluster labels as an array, e.g. cluster=df['family'].to_numpy()")
+    labels = np.asarray(cluster)
+    if labels.shape != (fit.data.n,):
+        raise ValueError(f"cluster labels must have shape ({fit.data.n},), got {labels.shape}")
+    return labels
+
+
+def _model_out(fit: FitResult):
+    import jax.numpy as jnp
+
+    p = {k: jnp.asarray(v) for k, v in fit.params.items()}
+    x = {k: jnp.asarray(v) for k, v in fit.data.inputs.items()}
+    return fit.law.log_predict(p, x) if fit.loss.space == "log" else fit.law.predict(p, x)
+
+
+def _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress):
+    b = ws.shape[0]
+    starts_b = np.broadcast_to(starts, (b,) + starts.shape)
+    res: StartResults = solve_batch(fit.law, fit.loss, fit.solver, starts_b, xs, ys, ws,
+                                    n_steps=fit.n_steps if n_steps is None else int(n_steps), xtol=1e-6,
+                                    batched_data=True, chunk_size=chunk_size, progress=progress, dtype=fit.dtype)
+    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
+    best = np.argmin(f, axis=1)
+    rows = np.arange(b)
+    u = res.u[rows, best]
+    conv = res.converged[rows, best] & np.isfinite(f[rows, best])
+    draws = {k: np.asarray(v) for k, v in fit.law.constrain(u).items()}
+    return draws, conv, f[rows, best]
