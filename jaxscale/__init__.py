@@ -5,7 +5,8 @@ Public API (everything else lives in the modules):
 * laws: :class:`Law`, :class:`Param`, :class:`Prior`, :func:`law`, :func:`get_law`,
   :func:`list_laws` and the built-in laws.
 * fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`).
-* uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`.
+* uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`; :func:`bayes_fit` (NumPyro NUTS)
+  -> :class:`PosteriorResult`; :func:`compare_laws` (PSIS-LOO and held-out error).
 * extrapolation: :func:`predict`, :func:`compute_optimal`.
 * objectives and solvers: :func:`huber`, :func:`squared_log`, :func:`squared`,
   :func:`get_solver`, :func:`levenberg_marquardt`, :func:`damped_newton`.
@@ -15,6 +16,10 @@ Computation is float64 by default, inside a scoped ``jax.enable_x64`` (the globa
 configuration is never changed).
 """
 
+from .bayes import PosteriorResult as PosteriorResult
+from .bayes import SamplingWarning as SamplingWarning
+from .bayes import bayes_fit as bayes_fit
+from .bayes import compare_laws as compare_laws
 from .bootstrap import BootstrapResult as BootstrapResult
 from .bootstrap import bootstrap as bootstrap
 from .data import EPOCH_PARAMS as EPOCH_PARAMS

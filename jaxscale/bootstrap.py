@@ -20,13 +20,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from typing import Callable, Mapping
-
-import jax
 import numpy as np
 import pandas as pd
 
 from ._config import precision
+from ._draws import DrawsMixin
 from .fit import FitResult, StartResults, _target_space, solve_batch
 
 __all__ = ["bootstrap", "BootstrapResult", "basin_starts", "resample_weights"]
@@ -76,13 +74,13 @@ _inv_cdf = np.vectorize(statistics.NormalDist().inv_cdf)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class BootstrapResult:
+class BootstrapResult(DrawsMixin):
     """Bootstrap draws of a fit's parameters, with their status.
 
     Attributes:
       fit: the full-data :class:`~jaxscale.fit.FitResult`.
       draws: natural-space parameters, ``{name: array (n_resamples,)}`` (all resamples).
-      converged: per-resample flag; intervals use converged resamples only.
+      converged: per-resample flag; intervals and SEs use converged resamples only.
       objective: per-resample best objective.
       jackknife: leave-one-out (or leave-one-cluster-out) parameter estimates for BCa, or None.
       scheme, seed, level: how the draws were made and the default interval level.
@@ -99,10 +97,6 @@ class BootstrapResult:
     jackknife: dict | None = None
 
     @property
-    def law(self):
-        return self.fit.law
-
-    @property
     def n_resamples(self) -> int:
         return int(self.converged.shape[0])
 
@@ -110,23 +104,8 @@ class BootstrapResult:
     def n_converged(self) -> int:
         return int(self.converged.sum())
 
-    def samples(self, fn: Callable[[Mapping], np.ndarray] | None = None) -> np.ndarray:
-        """Converged draws of the parameters (``(R, P)``) or of ``fn(params)`` (``(R, ...)``).
-
-        ``fn`` receives a dict of arrays over resamples and must broadcast (NumPy or JAX).
-        """
-        keep = self.converged
-        params = {k: v[keep] for k, v in self.draws.items()}
-        if fn is None:
-            return np.stack([params[k] for k in self.law.param_names], axis=-1)
-        with precision(self.fit.dtype):
-            return np.asarray(fn(params))
-
-    def _estimate(self, fn):
-        if fn is None:
-            return np.array([self.fit.params[k] for k in self.law.param_names])
-        with precision(self.fit.dtype):
-            return np.asarray(fn({k: np.asarray(v) for k, v in self.fit.params.items()}))
+    def _kept_draws(self) -> dict:
+        return {k: v[self.converged] for k, v in self.draws.items()}
 
     def interval(self, fn=None, level: float | None = None, method: str = "percentile") -> np.ndarray:
         """Equal-tailed interval ``[lo, hi]`` (last axis) for the parameters or for ``fn(params)``.
@@ -134,68 +113,43 @@ class BootstrapResult:
         ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated; needs the
         jackknife, computed by :func:`bootstrap` with ``bca=True``).
         """
-        level = self.level if level is None else float(level)
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level}")
-        draws = self.samples(fn)
-        if draws.shape[0] < 2:
-            raise ValueError("fewer than 2 converged resamples: no interval")
-        alpha = (1 - level) / 2
         if method == "percentile":
-            q = np.quantile(draws, [alpha, 1 - alpha], axis=0)
-            return np.moveaxis(q, 0, -1)
+            return self.percentile_interval(fn, level)
         if method != "bca":
             raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
         if self.jackknife is None:
             raise ValueError("BCa intervals need the jackknife: run bootstrap(..., bca=True)")
-        est = self._estimate(fn)
+        level = self.level if level is None else float(level)
+        alpha = (1 - level) / 2
+        draws = self.samples(fn)
         with precision(self.fit.dtype):
-            jack = np.asarray(self.samples_jackknife(fn))
-        prop = np.clip(np.mean(draws < est, axis=0), 1.0 / (2 * draws.shape[0]), 1 - 1.0 / (2 * draws.shape[0]))
+            if fn is None:
+                est = np.array([self.fit.params[k] for k in self.law.param_names])
+                jack = np.stack([self.jackknife[k] for k in self.law.param_names], axis=-1)
+            else:
+                est = np.asarray(fn({k: np.asarray(v) for k, v in self.fit.params.items()}))
+                jack = np.asarray(fn(self.jackknife))
+        r = draws.shape[0]
+        prop = np.clip(np.mean(draws < est, axis=0), 1.0 / (2 * r), 1 - 1.0 / (2 * r))
         z0 = _inv_cdf(prop)
         d = jack.mean(axis=0) - jack
         den = 6.0 * np.sum(d ** 2, axis=0) ** 1.5
         acc = np.where(den > 0, np.sum(d ** 3, axis=0) / np.where(den > 0, den, 1.0), 0.0)
+        flat = draws.reshape(r, -1)
         out = []
         for z in (_inv_cdf(alpha), _inv_cdf(1 - alpha)):
-            adj = _normal_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z)))
-            flat = draws.reshape(draws.shape[0], -1)
-            qs = [np.quantile(flat[:, j], a) for j, a in enumerate(np.broadcast_to(adj, est.shape).ravel())]
-            out.append(np.asarray(qs).reshape(est.shape))
+            adj = np.broadcast_to(_normal_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z))), est.shape).ravel()
+            out.append(np.array([np.quantile(flat[:, j], a) for j, a in enumerate(adj)]).reshape(est.shape))
         return np.stack(out, axis=-1)
-
-    def samples_jackknife(self, fn=None):
-        params = self.jackknife
-        if fn is None:
-            return np.stack([params[k] for k in self.law.param_names], axis=-1)
-        return fn(params)
-
-    def se(self, fn=None) -> np.ndarray:
-        """Bootstrap standard error (std of converged draws, ddof=1)."""
-        return np.std(self.samples(fn), axis=0, ddof=1)
 
     def table(self, level: float | None = None, method: str = "percentile") -> pd.DataFrame:
         """Per parameter: estimate, standard error and interval."""
-        level = self.level if level is None else level
-        ci = self.interval(level=level, method=method)
-        se = self.se()
-        pct = f"{100 * level:g}%"
-        return pd.DataFrame(
-            {"value": [self.fit.params[k] for k in self.law.param_names], "se": se,
-             f"lo {pct}": ci[:, 0], f"hi {pct}": ci[:, 1]},
-            index=pd.Index(self.law.param_names, name="param"),
-        )
+        return self.interval_table(level, self.interval(level=level, method=method))
 
     def to_dict(self, level: float | None = None) -> dict:
-        level = self.level if level is None else level
-        ci = self.interval(level=level)
-        se = self.se()
-        names = self.law.param_names
         return {
             **self.fit.to_dict(),
-            "intervals": {k: [float(ci[i, 0]), float(ci[i, 1])] for i, k in enumerate(names)},
-            "se": {k: float(se[i]) for i, k in enumerate(names)},
-            "level": level,
+            **self.interval_dict(level),
             "n_resamples": self.n_resamples,
             "n_resamples_converged": self.n_converged,
             "bootstrap_scheme": self.scheme,
@@ -227,8 +181,8 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
       chunk_size: resamples per compiled batch (default: sized to bound memory).
       progress: progress bar when the work spans several chunks.
     """
-    if n_resamples < 2:
-        raise ValueError("n_resamples must be >= 2")
+    if int(n_resamples) < 1:
+        raise ValueError("n_resamples must be >= 1")
     ds, law, obj = fit.data, fit.law, fit.loss
     starts = basin_starts(fit, n_basins)
     if extra_starts is not None:

@@ -64,6 +64,23 @@ def _fit_from_args(args):
                n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress)
 
 
+def _uncertainty_from_args(args, result):
+    """Bootstrap (--bootstrap N) or NUTS (--method nuts) on top of the point fit, or neither."""
+    if args.method == "nuts":
+        if args.bootstrap:
+            raise ValueError("choose either --bootstrap or --method nuts, not both")
+        from .bayes import bayes_fit
+
+        post = bayes_fit(result.law, args.data, inputs=parse_mapping(args.inputs), target=args.target,
+                         weights=args.weights, likelihood=args.likelihood, delta=args.delta, chains=args.chains,
+                         warmup=args.warmup, samples=args.samples, seed=args.seed, init=result, level=args.level,
+                         progress=not args.no_progress)
+        if args.save_idata:
+            post.to_netcdf(args.save_idata)
+        return post
+    return _bootstrap_from_args(args, result)
+
+
 def _bootstrap_from_args(args, result):
     if not args.bootstrap:
         return result
@@ -85,7 +102,16 @@ def _format_intervals(boot) -> str:
     return "\n".join(lines)
 
 
+def _format_posterior(post) -> str:
+    lines = [f"NUTS ({post.likelihood} likelihood on log residuals): {post.chains} chains, "
+             f"{post.n_divergences} divergences; equal-tailed credible intervals", ""]
+    lines.append(post.table().to_string(float_format=lambda v: f"{v:.6g}"))
+    return "\n".join(lines)
+
+
 def _format_result(result) -> str:
+    if hasattr(result, "idata"):
+        return _format_fit(result.fit) + "\n\n" + _format_posterior(result)
     if hasattr(result, "fit"):
         return _format_fit(result.fit) + "\n\n" + _format_intervals(result)
     return _format_fit(result)
@@ -106,13 +132,15 @@ def _cmd_fit(args) -> int:
     if args.group is not None:
         if args.bootstrap:
             raise ValueError("--bootstrap with --group is not supported yet; bootstrap each group's CSV")
+        if args.method == "nuts":
+            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
         for key, r in result.fits.items():
             print(f"== {args.group} = {key}")
             print(_format_fit(r))
             print()
         payload = result.to_dict()
     else:
-        result = _bootstrap_from_args(args, result)
+        result = _uncertainty_from_args(args, result)
         print(_format_result(result))
         payload = result.to_dict()
         if args.predict:
@@ -126,7 +154,7 @@ def _cmd_fit(args) -> int:
 
 
 def _cmd_optimal(args) -> int:
-    result = _bootstrap_from_args(args, _fit_from_args(args))
+    result = _uncertainty_from_args(args, _fit_from_args(args))
     table = compute_optimal(result, args.compute, level=args.level)
     print(_format_result(result))
     print("\ncompute-optimal allocation (C = 6 N D):")
@@ -167,6 +195,14 @@ def _add_fit_args(f) -> None:
     f.add_argument("--scheme", default="iid", choices=["iid", "residual"], help="bootstrap scheme")
     f.add_argument("--cluster", default=None, metavar="COL", help="cluster bootstrap over this column")
     f.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    f.add_argument("--method", default="point", choices=["point", "nuts"],
+                   help="nuts: Bayesian fit with NumPyro NUTS (credible intervals, r_hat, ess_bulk)")
+    f.add_argument("--likelihood", default="gaussian", choices=["gaussian", "student_t", "huber"],
+                   help="NUTS likelihood on log residuals")
+    f.add_argument("--chains", type=int, default=4)
+    f.add_argument("--warmup", type=int, default=1000)
+    f.add_argument("--samples", type=int, default=1000)
+    f.add_argument("--save-idata", default=None, metavar="PATH.nc", help="save the NUTS InferenceData (netCDF)")
     f.add_argument("--json", default=None, help="write a JSON summary here")
     f.add_argument("--no-progress", action="store_true", help="hide progress bars")
 

@@ -131,8 +131,8 @@ def test_sharded_over_four_cpu_devices_equals_single_device(tmp_path):
     script = textwrap.dedent("""
         import json, sys, numpy as np, jax, jaxscale as js
         df = js.synthetic_chinchilla()
-        f = js.fit("chinchilla", df, starts="halton", n_starts=64, progress=False)
-        b = js.bootstrap(f, 20, seed=5, progress=False)
+        f = js.fit("chinchilla", df, starts="halton", n_starts=32, progress=False)
+        b = js.bootstrap(f, 12, seed=5, progress=False)
         json.dump({"n_dev": jax.device_count(), "alpha": b.draws["alpha"].tolist(), "conv": b.converged.tolist()},
                   open(sys.argv[1], "w"))
     """)

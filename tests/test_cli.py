@@ -56,11 +56,15 @@ def test_cli_errors_are_one_line_without_traceback(csv, capsys, args, msg):
     assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_console_script_runs_demo():
-    proc = subprocess.run([sys.executable, "-m", "jaxscale.cli", "demo", "--no-progress"], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    assert "alpha" in proc.stdout and "synthetic" in proc.stdout
+def test_demo_prints_intervals_and_allocation(capsys):
+    assert main(["demo", "--bootstrap", "50", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic" in out and "lo 95%" in out and "N_opt" in out and "D_opt_hi" in out
+
+
+def test_console_entry_point_is_installed():
+    proc = subprocess.run([sys.executable, "-m", "jaxscale.cli", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "demo" in proc.stdout
 
 
 def test_bootstrap_json_and_predict(csv, tmp_path, capsys):
@@ -85,3 +89,25 @@ def test_optimal_command(csv, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "N_opt" in text and "D_opt_hi" in text
+
+
+def test_nuts_json_and_netcdf(tmp_path, capsys):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = np.logspace(1, 6, 30)
+    p = tmp_path / "lc.csv"
+    pd.DataFrame({"steps": x, "loss": (1.5 + 20 * x ** -0.45) * np.exp(0.02 * rng.standard_normal(30))}).to_csv(p, index=False)
+    out, nc = tmp_path / "n.json", tmp_path / "post.nc"
+    rc = main(["fit", str(p), "--law", "saturating_power_law", "--inputs", "x=steps", "--method", "nuts", "--chains", "2",
+               "--warmup", "200", "--samples", "200", "--json", str(out), "--save-idata", str(nc), "--no-progress"])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    assert set(payload["r_hat"]) == {"E", "A", "alpha"} and set(payload["ess_bulk"]) == {"E", "A", "alpha"}
+    lo, hi = payload["intervals"]["alpha"]
+    assert lo < 0.45 < hi
+    from jaxscale import _arviz
+
+    idata = _arviz.from_netcdf(str(nc))
+    assert idata.posterior["alpha"].shape == (2, 200)

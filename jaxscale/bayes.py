@@ -1,0 +1,377 @@
+"""Bayesian fits: any law becomes a NumPyro model, sampled with NUTS, summarised with ArviZ.
+
+The model, for a law ``f`` with parameters ``theta``::
+
+    theta_j ~ prior_j                      (the law's default priors, overridable)
+    s       ~ noise prior                  (unless per-point noise is known)
+    log y_i ~ Likelihood(log f(theta, x_i), s)     weighted by w_i (log-likelihood times w_i)
+
+Likelihoods on log residuals: ``"gaussian"``, ``"student_t"`` (with ``nu ~ Gamma(2, 0.1)``) and
+``"huber"``, the density ``exp(-huber_delta(r) / (s * delta)) / Z`` whose maximum-likelihood fit is
+the Huber-loss fit that Epoch AI used (``s`` is the Laplace-like scale of its tails).
+
+NUTS starts from the point fit, with a dense mass matrix (scaling-law parameters are strongly
+correlated, e.g. ``log A`` with ``alpha``). Chains are vectorised on one device and run in parallel
+when there are at least as many devices as chains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from . import _arviz
+from ._config import precision
+from ._draws import DrawsMixin
+from .data import load_data
+from .fit import FitResult, fit as point_fit
+from .laws import Law, Prior, get_law
+
+__all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
+
+LIKELIHOODS = ("gaussian", "student_t", "huber")
+
+
+class SamplingWarning(UserWarning):
+    """r-hat above 1.01 or divergent transitions: the posterior may be unreliable."""
+
+
+def _huber_density_class():
+    import numpyro.distributions as dist
+    from numpyro.distributions import constraints
+    from numpyro.distributions.util import promote_shapes
+
+    class HuberDensity(dist.Distribution):
+        r"""Density :math:`p(y) = \exp(-h_\delta(y - \mu) / (s\delta)) / Z` with Huber's :math:`h_\delta`.
+
+        ``Z = sqrt(2 pi sigma) erf(delta / sqrt(2 sigma)) + (2 sigma / delta) exp(-delta^2 / (2 sigma))``
+        with ``sigma = s * delta``. Maximising it in ``mu`` is minimising the summed Huber loss.
+        """
+
+        arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+        support = constraints.real
+        reparametrized_params = ["loc", "scale"]
+
+        def __init__(self, loc=0.0, scale=1.0, delta=1e-3, *, validate_args=None):
+            self.loc, self.scale = promote_shapes(loc, scale)
+            self.delta = float(delta)
+            batch_shape = jax.lax.broadcast_shapes(jnp.shape(loc), jnp.shape(scale))
+            super().__init__(batch_shape=batch_shape, validate_args=validate_args)
+
+        def _parts(self):
+            sig = self.scale * self.delta
+            core = jnp.sqrt(2 * jnp.pi * sig) * jax.scipy.special.erf(self.delta / jnp.sqrt(2 * sig))
+            tails = 2 * sig / self.delta * jnp.exp(-self.delta ** 2 / (2 * sig))
+            return sig, core, tails
+
+        def log_prob(self, value):
+            sig, core, tails = self._parts()
+            r = value - self.loc
+            a = jnp.abs(r)
+            h = jnp.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+            return -h / sig - jnp.log(core + tails)
+
+        def sample(self, key, sample_shape=()):
+            shape = sample_shape + self.batch_shape
+            sig, core, tails = self._parts()
+            k1, k2, k3, k4 = jax.random.split(key, 4)
+            in_core = jax.random.uniform(k1, shape) < core / (core + tails)
+            # core: normal(0, sqrt(sig)) truncated to [-delta, delta], by inverse CDF
+            sd = jnp.sqrt(sig)
+            lo = jax.scipy.stats.norm.cdf(-self.delta / sd)
+            u = lo + (1 - 2 * lo) * jax.random.uniform(k2, shape)
+            r_core = sd * jax.scipy.special.ndtri(u)
+            # tails: delta + exponential(rate delta / sig), random sign
+            r_tail = self.delta + jax.random.exponential(k3, shape) * sig / self.delta
+            sign = jnp.where(jax.random.uniform(k4, shape) < 0.5, -1.0, 1.0)
+            return self.loc + jnp.where(in_core, r_core, sign * r_tail)
+
+    return HuberDensity
+
+
+def HuberDensity(loc=0.0, scale=1.0, delta=1e-3):  # noqa: N802 - a distribution constructor
+    """The Huber density as a NumPyro distribution (see :func:`_huber_density_class`)."""
+    return _huber_density_class()(loc, scale, delta)
+
+
+def _prior(p, priors: Mapping):
+    spec = priors.get(p.name, p.prior)
+    return spec.to_numpyro() if isinstance(spec, Prior) else spec
+
+
+def make_model(law: Law, likelihood: str = "gaussian", *, delta: float = 1e-3, priors: Mapping | None = None,
+               noise_prior: Prior | None = None):
+    """The NumPyro model ``model(x, log_y, weights, noise=None)`` of a law (see the module docstring).
+
+    ``log_y=None`` samples from the predictive distribution.
+    """
+    import numpyro
+    import numpyro.distributions as dist
+
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    priors = dict(priors or {})
+    unknown = set(priors) - set(law.param_names)
+    if unknown:
+        raise ValueError(f"priors given for unknown parameter(s) {sorted(unknown)} of law {law.name!r}")
+    noise_prior = noise_prior or Prior("halfnormal", (1.0 if likelihood != "huber" else 0.1,))
+
+    def model(x, log_y, weights, noise=None):
+        params = {p.name: numpyro.sample(p.name, _prior(p, priors)) for p in law.params}
+        mu = law.log_predict(params, x)
+        scale = numpyro.sample("sigma", noise_prior.to_numpyro()) if noise is None else noise
+        if likelihood == "gaussian":
+            obs = dist.Normal(mu, scale)
+        elif likelihood == "student_t":
+            nu = numpyro.sample("nu", dist.Gamma(2.0, 0.1))
+            obs = dist.StudentT(nu, mu, scale)
+        else:
+            obs = HuberDensity(mu, scale, delta)
+        with numpyro.plate("data", mu.shape[-1]), numpyro.handlers.scale(scale=weights):
+            numpyro.sample("obs", obs, obs=log_y)
+
+    return model
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PosteriorResult(DrawsMixin):
+    """Posterior draws of a law's parameters with diagnostics.
+
+    Attributes:
+      fit: the point fit NUTS started from (its parameters are the point estimate that
+        :func:`~jaxscale.predict` and :func:`~jaxscale.compute_optimal` report).
+      draws: ``{name: array (chains * draws,)}`` of every sampled variable (including the noise).
+      idata: ArviZ ``InferenceData`` with posterior, log-likelihood, posterior predictive (on the
+        log scale of the target), observed data and sample stats.
+      summary: DataFrame with mean, sd, r_hat, ess_bulk and ess_tail per parameter.
+      n_divergences: divergent transitions after warmup.
+    """
+
+    fit: FitResult
+    draws: dict
+    idata: object
+    summary: pd.DataFrame
+    n_divergences: int
+    likelihood: str
+    chains: int
+    seed: int
+    level: float = 0.95
+
+    def _kept_draws(self) -> dict:
+        return {k: self.draws[k] for k in self.law.param_names}
+
+    def interval(self, fn=None, level: float | None = None) -> np.ndarray:
+        """Equal-tailed credible interval ``[lo, hi]`` (last axis) for the parameters or ``fn(params)``."""
+        return self.percentile_interval(fn, level)
+
+    @property
+    def median(self) -> dict:
+        return {k: float(np.median(self.draws[k])) for k in self.law.param_names}
+
+    @property
+    def r_hat(self) -> dict:
+        return {k: float(self.summary.loc[k, "r_hat"]) for k in self.law.param_names}
+
+    @property
+    def ess_bulk(self) -> dict:
+        return {k: float(self.summary.loc[k, "ess_bulk"]) for k in self.law.param_names}
+
+    def table(self, level: float | None = None) -> pd.DataFrame:
+        t = self.interval_table(level)
+        t.insert(1, "median", [self.median[k] for k in self.law.param_names])
+        t["r_hat"] = [self.r_hat[k] for k in self.law.param_names]
+        t["ess_bulk"] = [self.ess_bulk[k] for k in self.law.param_names]
+        return t.rename(columns={"se": "sd"})
+
+    def to_dict(self, level: float | None = None) -> dict:
+        return {**self.fit.to_dict(), **self.interval_dict(level), "method": "nuts", "likelihood": self.likelihood,
+                "median": self.median, "r_hat": self.r_hat, "ess_bulk": self.ess_bulk,
+                "n_divergences": self.n_divergences, "chains": self.chains, "seed": self.seed}
+
+    def to_netcdf(self, path: str) -> str:
+        """Save the InferenceData (ArviZ netCDF)."""
+        return _arviz.to_netcdf(self.idata, path)
+
+    def __repr__(self):
+        worst = max(self.r_hat.values())
+        return (f"PosteriorResult({self.law.name}, {self.likelihood}: {self.chains} chains, max r_hat {worst:.4f}, "
+                f"{self.n_divergences} divergences)")
+
+
+def _init_values(law: Law, fit: FitResult, priors: Mapping, noise0: float, likelihood: str) -> dict:
+    values = {}
+    for p in law.params:
+        v = fit.params[p.name]
+        d = _prior(p, priors)
+        if not bool(d.support(jnp.asarray(v))):
+            lo = getattr(d.support, "lower_bound", None)
+            v = float(lo) + 1e-6 if lo is not None else 0.0
+        values[p.name] = v
+    values["sigma"] = noise0
+    if likelihood == "student_t":
+        values["nu"] = 10.0
+    return values
+
+
+@functools.lru_cache(maxsize=32)
+def _sampler(law, likelihood, delta, priors_items, noise_prior, chains, warmup, samples, chain_method, dense_mass,
+             target_accept, progress):
+    """One model and MCMC object per configuration. The data are jit arguments
+    (``jit_model_args=True``), so a second fit with the same shapes does not recompile."""
+    from numpyro.infer import MCMC, NUTS
+
+    model = make_model(law, likelihood, delta=delta, priors=dict(priors_items), noise_prior=noise_prior)
+    kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept)
+    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=chain_method,
+                progress_bar=progress, jit_model_args=True)
+    return model, mcmc
+
+
+def _unconstrained(law, priors, noise_prior, likelihood, values, chains):
+    """Initial values mapped to NumPyro's unconstrained space, one copy per chain."""
+    import numpyro.distributions as dist
+    from numpyro.distributions.transforms import biject_to
+
+    supports = {p.name: _prior(p, priors).support for p in law.params}
+    supports["sigma"] = (noise_prior or Prior("halfnormal", (1.0,))).to_numpyro().support
+    supports["nu"] = dist.Gamma(2.0, 0.1).support
+    out = {}
+    for k, v in values.items():
+        u = biject_to(supports[k]).inv(jnp.asarray(v, dtype=jnp.float64))
+        out[k] = jnp.broadcast_to(u, (chains,)) if chains > 1 else u
+    return out
+
+
+def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None, likelihood: str = "gaussian",
+              delta: float = 1e-3, priors: Mapping | None = None, noise_prior: Prior | None = None,
+              chains: int = 4, warmup: int = 1000, samples: int = 1000, chain_method: str | None = None,
+              seed: int = 0, init: FitResult | None = None, dense_mass: bool = True, target_accept: float = 0.8,
+              level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None) -> PosteriorResult:
+    """Sample the posterior of a law's parameters with NUTS (see the module docstring).
+
+    Args:
+      law: a law or its name. data, inputs, target, weights: as in :func:`jaxscale.fit`.
+      noise: known per-point noise sd on the log scale (column or array); then no noise
+        parameter is sampled.
+      likelihood: ``"gaussian"``, ``"student_t"`` or ``"huber"`` (with ``delta``).
+      priors: ``{name: Prior or numpyro distribution}`` overriding the law's defaults.
+      chains, warmup, samples: NUTS settings; ``chain_method`` defaults to ``"parallel"`` when
+        there are at least ``chains`` devices, else ``"vectorized"``.
+      init: the point fit to start from (default: :func:`jaxscale.fit` with the likelihood's
+        matching loss and ``fit_kwargs``).
+      progress: NumPyro's progress bar.
+
+    Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences.
+    """
+    from numpyro.infer import Predictive, log_likelihood
+
+    law = get_law(law)
+    priors = dict(priors or {})
+    ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
+    if ds.n < law.n_params:
+        raise ValueError(f"the data have {ds.n} points, fewer than the {law.n_params} parameters of {law.name!r}")
+    noise_arr = None
+    if noise is not None:
+        frame_noise = load_data(data, law, inputs=inputs, target=noise, log_target=True)
+        noise_arr = frame_noise.y
+    if init is None:
+        loss = "huber" if likelihood == "huber" else "squared_log"
+        init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss, delta=delta,
+                         progress=False, **dict(fit_kwargs or {}))
+    resid = np.log(ds.y) - np.log(init.predict(ds.inputs))
+    noise0 = float(max(np.sqrt(np.mean(resid ** 2)), 1e-4))
+    if likelihood == "huber":
+        noise0 = float(max(np.mean(np.abs(resid)), 1e-4))  # the tail scale
+    if chain_method is None:
+        chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
+    model, mcmc = _sampler(law, likelihood, float(delta), tuple(sorted(priors.items())), noise_prior, int(chains),
+                           int(warmup), int(samples), chain_method, bool(dense_mass), float(target_accept), bool(progress))
+
+    with precision(np.float64):
+        x = {k: jnp.asarray(v) for k, v in ds.inputs.items()}
+        log_y, w = jnp.asarray(np.log(ds.y)), jnp.asarray(ds.weights)
+        nz = None if noise_arr is None else jnp.asarray(noise_arr)
+        values = _init_values(law, init, priors, noise0, likelihood)
+        if nz is not None:
+            values.pop("sigma")
+        init_params = _unconstrained(law, priors, noise_prior, likelihood, values, chains)
+        mcmc.run(jax.random.PRNGKey(seed), x, log_y, w, nz, init_params=init_params, extra_fields=("diverging",))
+        by_chain = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in by_chain.items()}
+        diverging = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"])
+        ll = np.asarray(log_likelihood(model, {k: jnp.asarray(v) for k, v in flat.items()}, x, log_y, w, nz)["obs"])
+        pred = Predictive(model, posterior_samples={k: jnp.asarray(v) for k, v in flat.items()})
+        pp = np.asarray(pred(jax.random.PRNGKey(seed + 1), x, None, w, nz)["obs"])
+    shape = (chains, samples)
+    idata = _arviz.inference_data(
+        posterior=by_chain,
+        log_likelihood={"obs": ll.reshape(shape + ll.shape[1:])},
+        posterior_predictive={"obs": pp.reshape(shape + pp.shape[1:])},
+        observed={"obs": np.log(ds.y)},
+        sample_stats={"diverging": diverging},
+        constant_data={k: v for k, v in ds.inputs.items()},
+    )
+    summary = _arviz.summary(idata, list(by_chain))
+    result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level)
+    bad = {k: v for k, v in result.r_hat.items() if not v <= 1.01}
+    if bad or result.n_divergences:
+        warnings.warn(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
+                      "Run longer, raise target_accept or check the priors.", SamplingWarning, stacklevel=2)
+    return result
+
+
+def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = None, holdout: float = 0.2,
+                 likelihood: str = "gaussian", chains: int = 2, warmup: int = 500, samples: int = 500,
+                 seed: int = 0, progress: bool = False) -> pd.DataFrame:
+    """Compare laws on the same data by PSIS-LOO and by held-out extrapolation error.
+
+    Each law is sampled with :func:`bayes_fit` on all the data for PSIS-LOO (ArviZ). For the
+    extrapolation error, the points whose column ``scale`` (default: the first input of the
+    first law) is in the top ``holdout`` fraction are held out, each law is point-fitted on the
+    rest (squared log error), and the table reports the RMS log error on the held-out points.
+    ``inputs`` is one mapping for all laws; each law takes the entries it needs.
+
+    Returns a DataFrame indexed by law name, best LOO first: ``elpd_loo``, ``se``, ``d_loo``,
+    ``weight``, ``p_loo``, ``max_pareto_k``, ``holdout_rmsle``, ``holdout_points``.
+    """
+    from .data import parse_mapping
+
+    laws = [get_law(l) for l in laws]
+    if len({l.name for l in laws}) != len(laws):
+        raise ValueError("compare_laws needs laws with distinct names")
+    mapping = parse_mapping(inputs)
+    idatas, extra = {}, {}
+    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(dict(data)) if isinstance(data, Mapping) else pd.read_csv(data)
+    scale_col = scale or mapping.get(laws[0].inputs[0], laws[0].inputs[0])
+    if scale_col not in frame.columns:
+        raise ValueError(f"unknown scale column {scale_col!r}; available columns: {list(frame.columns)}")
+    if not 0 < holdout < 1:
+        raise ValueError("holdout must be a fraction in (0, 1)")
+    cut = np.quantile(frame[scale_col].to_numpy(dtype=float), 1 - holdout)
+    train, test = frame[frame[scale_col] < cut], frame[frame[scale_col] >= cut]
+    for l in laws:
+        inp = {k: v for k, v in mapping.items() if k in l.inputs}
+        post = bayes_fit(l, frame, inputs=inp, target=target, likelihood=likelihood, chains=chains, warmup=warmup,
+                         samples=samples, seed=seed, progress=progress)
+        idatas[l.name] = post.idata
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            held = point_fit(l, train, inputs=inp, target=target, loss="squared_log", progress=False)
+        ds_test = load_data(test, l, inputs=inp, target=target)
+        err = np.log(held.predict(ds_test.inputs)) - np.log(ds_test.y)
+        extra[l.name] = {"max_pareto_k": _arviz.max_pareto_k(_arviz.loo(post.idata)),
+                         "holdout_rmsle": float(np.sqrt(np.mean(err ** 2))), "holdout_points": int(ds_test.n)}
+    table = _arviz.compare(idatas)
+    cols = [c for c in ("elpd_loo", "se", "elpd_diff", "weight", "p_loo") if c in table.columns]
+    out = table[cols].rename(columns={"elpd_diff": "d_loo"}).copy()
+    for c in ("max_pareto_k", "holdout_rmsle", "holdout_points"):
+        out[c] = [extra[name][c] for name in out.index]
+    out.index.name = "law"
+    return out
