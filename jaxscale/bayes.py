@@ -18,7 +18,6 @@ when there are at least as many devices as chains.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import warnings
 from typing import Mapping
 
@@ -220,17 +219,15 @@ def _init_values(law: Law, fit: FitResult, priors: Mapping, noise0: float, likel
     return values
 
 
-@functools.lru_cache(maxsize=32)
-def _sampler(law, likelihood, delta, priors_items, noise_prior, chains, warmup, samples, chain_method, dense_mass,
+def _sampler(law, likelihood, delta, priors, noise_prior, chains, warmup, samples, chain_method, dense_mass,
              target_accept, progress):
-    """One model and MCMC object per configuration. The data are jit arguments
-    (``jit_model_args=True``), so a second fit with the same shapes does not recompile."""
+    """A fresh model and MCMC object (NumPyro's MCMC keeps state between runs, so none is shared)."""
     from numpyro.infer import MCMC, NUTS
 
-    model = make_model(law, likelihood, delta=delta, priors=dict(priors_items), noise_prior=noise_prior)
+    model = make_model(law, likelihood, delta=delta, priors=priors, noise_prior=noise_prior)
     kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=chain_method,
-                progress_bar=progress, jit_model_args=True)
+                progress_bar=progress)
     return model, mcmc
 
 
@@ -291,7 +288,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         noise0 = float(max(np.mean(np.abs(resid)), 1e-4))  # the tail scale
     if chain_method is None:
         chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
-    model, mcmc = _sampler(law, likelihood, float(delta), tuple(sorted(priors.items())), noise_prior, int(chains),
+    model, mcmc = _sampler(law, likelihood, float(delta), priors, noise_prior, int(chains),
                            int(warmup), int(samples), chain_method, bool(dense_mass), float(target_accept), bool(progress))
 
     with precision(np.float64):

@@ -47,7 +47,7 @@ def test_recovery_and_user_law_end_to_end(rng):
         return p["E"] + p["A"] * x["x"] ** -p["alpha"]
 
     data = _saturating_data(rng)
-    post = bayes_fit(my_law, data, chains=2, warmup=400, samples=400, progress=False)
+    post = bayes_fit(my_law, data, chains=2, warmup=300, samples=300, progress=False)
     assert max(post.r_hat.values()) <= 1.01
     assert post.n_divergences == 0
     ci = dict(zip(my_law.param_names, post.interval(level=0.95)))
@@ -65,33 +65,34 @@ def test_recovery_and_user_law_end_to_end(rng):
 @pytest.mark.parametrize("likelihood", ["student_t", "huber"])
 def test_other_likelihoods_sample(rng, likelihood):
     data = _saturating_data(rng, noise=0.01)
-    post = bayes_fit("saturating_power_law", data, likelihood=likelihood, chains=2, warmup=200, samples=200,
+    post = bayes_fit("saturating_power_law", data, likelihood=likelihood, chains=2, warmup=150, samples=150,
                      progress=False)
     assert abs(post.median["alpha"] - 0.45) < 0.1
     assert post.n_divergences <= 3
 
 
 def test_coverage_of_90_percent_intervals():
-    """Over 10 simulated data sets the 90% credible interval of alpha covers the truth at a rate
-    consistent with 0.9: with 10 trials, P(covered <= 6 | p=0.9) < 1.3%, so we require >= 7.
-    (A larger run, benchmarks/coverage.py, is reported in the closing note.)"""
+    """Over 6 simulated data sets the 90% credible interval of alpha covers the truth at a rate
+    consistent with 0.9: P(covered <= 3 | n=6, p=0.9) = 1.6%, so we require >= 4. This catches
+    intervals that are far too narrow (a 50% interval passes with probability 34%, a 30% one
+    with 7%); the precise rate comes from benchmarks/coverage.py (100 data sets, closing note)."""
     rng = np.random.default_rng(2024)
     covered = 0
-    for i in range(10):
+    for i in range(6):
         data = _saturating_data(rng, n=25, noise=0.03)
-        post = bayes_fit("saturating_power_law", data, chains=2, warmup=200, samples=250, seed=i, progress=False)
+        post = bayes_fit("saturating_power_law", data, chains=2, warmup=200, samples=200, seed=i, progress=False)
         lo, hi = post.interval(level=0.9)[2]
         covered += lo <= 0.45 <= hi
-    print(f"90% interval coverage of alpha: {covered}/10")
-    assert covered >= 7
+    print(f"90% interval coverage of alpha: {covered}/6")
+    assert covered >= 4
 
 
 def test_loo_picks_the_true_law(rng):
     data = _saturating_data(rng, n=40, noise=0.01)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", js.ConvergenceWarning)
-        table = compare_laws(["power_law", "saturating_power_law"], data, scale="x", chains=2, warmup=300,
-                             samples=300)
+        table = compare_laws(["power_law", "saturating_power_law"], data, scale="x", chains=2, warmup=200,
+                             samples=200)
     assert table.index[0] == "saturating_power_law"
     assert table.loc["saturating_power_law", "holdout_rmsle"] < table.loc["power_law", "holdout_rmsle"]
     assert {"elpd_loo", "weight", "holdout_rmsle", "max_pareto_k"} <= set(table.columns)

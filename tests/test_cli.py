@@ -101,7 +101,7 @@ def test_nuts_json_and_netcdf(tmp_path, capsys):
     pd.DataFrame({"steps": x, "loss": (1.5 + 20 * x ** -0.45) * np.exp(0.02 * rng.standard_normal(30))}).to_csv(p, index=False)
     out, nc = tmp_path / "n.json", tmp_path / "post.nc"
     rc = main(["fit", str(p), "--law", "saturating_power_law", "--inputs", "x=steps", "--method", "nuts", "--chains", "2",
-               "--warmup", "200", "--samples", "200", "--json", str(out), "--save-idata", str(nc), "--no-progress"])
+               "--warmup", "150", "--samples", "150", "--json", str(out), "--save-idata", str(nc), "--no-progress"])
     assert rc == 0
     payload = json.loads(out.read_text())
     assert set(payload["r_hat"]) == {"E", "A", "alpha"} and set(payload["ess_bulk"]) == {"E", "A", "alpha"}
@@ -110,4 +110,4 @@ def test_nuts_json_and_netcdf(tmp_path, capsys):
     from jaxscale import _arviz
 
     idata = _arviz.from_netcdf(str(nc))
-    assert idata.posterior["alpha"].shape == (2, 200)
+    assert idata.posterior["alpha"].shape == (2, 150)

@@ -82,11 +82,11 @@ def test_chunked_equals_unchunked(rng):
 def test_jit_equals_no_jit(rng):
     x, ly = _small_problem(rng)
     law, obj, solver = js.chinchilla, huber(1e-3), js.get_solver("lm", polish_steps=1)
-    starts = law.default_starts()[[777, 2000]]
+    starts = law.default_starts()[[2000]]
     w = np.ones_like(ly)
-    jitted = solve_batch(law, obj, solver, starts, x, ly, w, n_steps=3, xtol=1e-6)
+    jitted = solve_batch(law, obj, solver, starts, x, ly, w, n_steps=2, xtol=1e-6)
     with jax.disable_jit():
-        eager = solve_batch(law, obj, solver, starts, x, ly, w, n_steps=3, xtol=1e-6)
+        eager = solve_batch(law, obj, solver, starts, x, ly, w, n_steps=2, xtol=1e-6)
     np.testing.assert_allclose(jitted.u, eager.u, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(jitted.objective, eager.objective, rtol=1e-9)
 
