@@ -29,7 +29,7 @@ import pandas as pd
 from . import _arviz
 from ._config import precision
 from ._draws import DrawsMixin
-from .data import load_data
+from .data import _as_frame, load_data
 from .fit import FitResult, fit as point_fit
 from .laws import Law, Prior, get_law
 
@@ -105,6 +105,11 @@ def _prior(p, priors: Mapping):
     return spec.to_numpyro() if isinstance(spec, Prior) else spec
 
 
+def _noise_prior(likelihood: str, noise_prior: Prior | None) -> Prior:
+    """Default noise prior: HalfNormal(1) on the log-residual sd, HalfNormal(0.1) on the Huber tail scale."""
+    return noise_prior or Prior("halfnormal", (0.1 if likelihood == "huber" else 1.0,))
+
+
 def make_model(law: Law, likelihood: str = "gaussian", *, delta: float = 1e-3, priors: Mapping | None = None,
                noise_prior: Prior | None = None):
     """The NumPyro model ``model(x, log_y, weights, noise=None)`` of a law (see the module docstring).
@@ -120,7 +125,7 @@ def make_model(law: Law, likelihood: str = "gaussian", *, delta: float = 1e-3, p
     unknown = set(priors) - set(law.param_names)
     if unknown:
         raise ValueError(f"priors given for unknown parameter(s) {sorted(unknown)} of law {law.name!r}")
-    noise_prior = noise_prior or Prior("halfnormal", (1.0 if likelihood != "huber" else 0.1,))
+    noise_prior = _noise_prior(likelihood, noise_prior)
 
     def model(x, log_y, weights, noise=None):
         params = {p.name: numpyro.sample(p.name, _prior(p, priors)) for p in law.params}
@@ -237,7 +242,7 @@ def _unconstrained(law, priors, noise_prior, likelihood, values, chains):
     from numpyro.distributions.transforms import biject_to
 
     supports = {p.name: _prior(p, priors).support for p in law.params}
-    supports["sigma"] = (noise_prior or Prior("halfnormal", (1.0,))).to_numpyro().support
+    supports["sigma"] = _noise_prior(likelihood, noise_prior).to_numpyro().support
     supports["nu"] = dist.Gamma(2.0, 0.1).support
     out = {}
     for k, v in values.items():
@@ -345,7 +350,7 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
         raise ValueError("compare_laws needs laws with distinct names")
     mapping = parse_mapping(inputs)
     idatas, extra = {}, {}
-    frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(dict(data)) if isinstance(data, Mapping) else pd.read_csv(data)
+    frame = _as_frame(data)
     scale_col = scale or mapping.get(laws[0].inputs[0], laws[0].inputs[0])
     if scale_col not in frame.columns:
         raise ValueError(f"unknown scale column {scale_col!r}; available columns: {list(frame.columns)}")
