@@ -18,6 +18,7 @@ when there are at least as many devices as chains.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from typing import Mapping
 
@@ -29,8 +30,8 @@ import pandas as pd
 from . import _arviz
 from ._config import precision
 from ._draws import DrawsMixin
-from .data import _as_frame, load_data
-from .fit import FitResult, fit as point_fit
+from .data import _as_frame, load_data, parse_mapping
+from .fit import FitResult, _check_points, fit as point_fit
 from .laws import Law, Prior, get_law
 
 __all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
@@ -42,6 +43,7 @@ class SamplingWarning(UserWarning):
     """r-hat above 1.01 or divergent transitions: the posterior may be unreliable."""
 
 
+@functools.lru_cache(maxsize=1)
 def _huber_density_class():
     import numpyro.distributions as dist
     from numpyro.distributions import constraints
@@ -277,8 +279,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     law = get_law(law)
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
-    if ds.n < law.n_params:
-        raise ValueError(f"the data have {ds.n} points, fewer than the {law.n_params} parameters of {law.name!r}")
+    _check_points(law, ds.weights, "the data")
     noise_arr = None
     if noise is not None:
         frame_noise = load_data(data, law, inputs=inputs, target=noise, log_target=True)
@@ -288,9 +289,10 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss, delta=delta,
                          progress=False, **dict(fit_kwargs or {}))
     resid = np.log(ds.y) - np.log(init.predict(ds.inputs))
-    noise0 = float(max(np.sqrt(np.mean(resid ** 2)), 1e-4))
     if likelihood == "huber":
         noise0 = float(max(np.mean(np.abs(resid)), 1e-4))  # the tail scale
+    else:
+        noise0 = float(max(np.sqrt(np.mean(resid ** 2)), 1e-4))
     if chain_method is None:
         chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
     model, mcmc = _sampler(law, likelihood, float(delta), priors, noise_prior, int(chains),
@@ -343,8 +345,6 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
     Returns a DataFrame indexed by law name, best LOO first: ``elpd_loo``, ``se``, ``d_loo``,
     ``weight``, ``p_loo``, ``max_pareto_k``, ``holdout_rmsle``, ``holdout_points``.
     """
-    from .data import parse_mapping
-
     laws = [get_law(l) for l in laws]
     if len({l.name for l in laws}) != len(laws):
         raise ValueError("compare_laws needs laws with distinct names")

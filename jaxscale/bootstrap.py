@@ -25,7 +25,7 @@ import pandas as pd
 
 from ._config import precision
 from ._draws import DrawsMixin
-from .fit import FitResult, StartResults, _target_space, solve_batch
+from .fit import FitResult, StartResults, _target_space, model_output, solve_batch
 
 __all__ = ["bootstrap", "BootstrapResult", "basin_starts", "resample_weights"]
 
@@ -161,7 +161,7 @@ class BootstrapResult(DrawsMixin):
                 f"resamples converged, {self.starts_per_resample} starts each)")
 
 
-def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: str | np.ndarray | None = None,
+def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
               progress: bool = True) -> BootstrapResult:
@@ -171,8 +171,8 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
       fit: a :class:`~jaxscale.fit.FitResult` (from :func:`jaxscale.fit`; its grid fit supplies
         the starts of every resample, see the module docstring).
       n_resamples: number of resamples (Epoch AI used 4,000).
-      scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: a column of the original data or an
-        array of labels) or ``"residual"``.
+      scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: an array with one label per data point)
+        or ``"residual"``.
       seed: the draws depend only on the seed and the data: identical for the same seed.
       n_basins: distinct local minima of the full-data fit used as extra starts.
       extra_starts: optional more unconstrained starts ``(S, P)`` for every resample.
@@ -197,10 +197,9 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         clusters = _cluster_labels(fit, cluster)
     elif scheme not in ("iid", "residual"):
         raise ValueError(f"scheme must be 'iid', 'cluster' or 'residual', got {scheme!r}")
-    counts = resample_weights(ds.n, n_resamples, seed, clusters)
     if scheme == "residual":
         with precision(fit.dtype):
-            fitted = np.asarray(_model_out(fit))
+            fitted = np.asarray(model_output(law, obj, fit.params, fit.data.inputs))
         resid = y - fitted
         rng = np.random.Generator(np.random.PCG64(seed + 1))
         idx = rng.integers(0, ds.n, size=(n_resamples, ds.n))
@@ -208,10 +207,9 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         ws = np.broadcast_to(base_w, (n_resamples, ds.n))
     else:
         ys = np.broadcast_to(y, (n_resamples, ds.n))
-        ws = counts * base_w[None, :]
+        ws = resample_weights(ds.n, n_resamples, seed, clusters) * base_w[None, :]
     xs = {k: np.broadcast_to(v, (n_resamples, ds.n)) for k, v in ds.inputs.items()}
-    res = _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress)
-    draws, conv, objective = res
+    draws, conv, objective = _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress)
 
     jack = None
     if bca:
@@ -229,21 +227,13 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
 
 def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:
     if cluster is None:
-        raise ValueError("scheme='cluster' needs cluster= (a column name or an array of labels)")
+        raise ValueError("scheme='cluster' needs cluster= (an array with one label per data point)")
     if isinstance(cluster, str):
         raise ValueError("pass the cluster labels as an array, e.g. cluster=df['family'].to_numpy()")
     labels = np.asarray(cluster)
     if labels.shape != (fit.data.n,):
         raise ValueError(f"cluster labels must have shape ({fit.data.n},), got {labels.shape}")
     return labels
-
-
-def _model_out(fit: FitResult):
-    import jax.numpy as jnp
-
-    p = {k: jnp.asarray(v) for k, v in fit.params.items()}
-    x = {k: jnp.asarray(v) for k, v in fit.data.inputs.items()}
-    return fit.law.log_predict(p, x) if fit.loss.space == "log" else fit.law.predict(p, x)
 
 
 def _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress):

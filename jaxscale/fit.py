@@ -52,12 +52,13 @@ class StartResults:
 # ----------------------------------------------------------------------------------------------
 # The compiled batch solve
 # ----------------------------------------------------------------------------------------------
+def model_output(law: Law, objective: Objective, params, x):
+    """The law's output in the objective's space: ``log`` prediction for log objectives."""
+    return law.log_predict(params, x) if objective.space == "log" else law.predict(params, x)
+
+
 def _problem(law: Law, objective: Objective, x, y, w) -> Problem:
-    if objective.space == "log":
-        model = lambda u: law.log_predict(law.constrain(u), x)  # noqa: E731
-    else:
-        model = lambda u: law.predict(law.constrain(u), x)  # noqa: E731
-    return Problem(model, y, w, objective)
+    return Problem(lambda u: model_output(law, objective, law.constrain(u), x), y, w, objective)
 
 
 @functools.lru_cache(maxsize=256)
