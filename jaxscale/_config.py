@@ -18,7 +18,10 @@ _DTYPES = {"float64": np.float64, "float32": np.float32}
 
 def resolve_dtype(dtype) -> type:
     """Return ``np.float64`` or ``np.float32`` for a user-given dtype, else raise ValueError."""
-    name = np.dtype(dtype).name if dtype is not None else "float64"
+    try:
+        name = np.dtype(dtype).name if dtype is not None else "float64"
+    except TypeError:
+        name = None
     if name not in _DTYPES:
         raise ValueError(f"dtype must be float64 or float32, got {dtype!r}")
     return _DTYPES[name]

@@ -20,14 +20,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+
 import numpy as np
 import pandas as pd
 
 from ._config import precision
 from ._draws import DrawsMixin
-from .fit import FitResult, StartResults, _target_space, model_output, solve_batch
+from .fit import FitResult, StartResults, _check_on_failure, _fail, _target_space, model_output, solve_batch
 
-__all__ = ["bootstrap", "BootstrapResult", "basin_starts", "resample_weights"]
+__all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights"]
+
+
+class BootstrapWarning(UserWarning):
+    """Some resamples did not converge: they are counted and left out of intervals and SEs."""
 
 
 def basin_starts(fit: FitResult, n_basins: int = 4, rtol: float = 1e-3) -> np.ndarray:
@@ -164,7 +169,7 @@ class BootstrapResult(DrawsMixin):
 def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
-              progress: bool = True) -> BootstrapResult:
+              progress: bool = True, on_failure: str = "warn") -> BootstrapResult:
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
@@ -180,7 +185,12 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
       bca: also compute the jackknife for BCa intervals.
       chunk_size: resamples per compiled batch (default: sized to bound memory).
       progress: progress bar when the work spans several chunks.
+      on_failure: when any resample (or jackknife fit) did not converge: ``"warn"`` (default,
+        :class:`BootstrapWarning` with the count), ``"raise"`` (:class:`~jaxscale.fit.ConvergenceError`)
+        or ``"ignore"``. Non-converged resamples are never used in intervals or SEs; their number
+        is ``n_resamples - n_converged`` (also in ``to_dict``).
     """
+    _check_on_failure(on_failure)
     if int(n_resamples) < 1:
         raise ValueError("n_resamples must be >= 1")
     ds, law, obj = fit.data, fit.law, fit.loss
@@ -208,7 +218,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
     else:
         ys = np.broadcast_to(y, (n_resamples, ds.n))
         ws = resample_weights(ds.n, n_resamples, seed, clusters) * base_w[None, :]
-    xs = {k: np.broadcast_to(v, (n_resamples, ds.n)) for k, v in ds.inputs.items()}
+    xs = {k: np.broadcast_to(v, (n_resamples,) + v.shape) for k, v in ds.inputs.items()}
     draws, conv, objective = _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress)
 
     jack = None
@@ -219,9 +229,17 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         else:
             jw = (1.0 - np.eye(ds.n)) * base_w[None, :]
         m = jw.shape[0]
-        jxs = {k: np.broadcast_to(v, (m, ds.n)) for k, v in ds.inputs.items()}
+        jxs = {k: np.broadcast_to(v, (m,) + v.shape) for k, v in ds.inputs.items()}
         jys = np.broadcast_to(y, (m, ds.n))
-        jack, _, _ = _solve_resamples(fit, starts[:1], jxs, jys, jw, n_steps, chunk_size, progress)
+        jack, jconv, _ = _solve_resamples(fit, starts[:1], jxs, jys, jw, n_steps, chunk_size, progress)
+        if not jconv.all():
+            _fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name} did not converge; "
+                  "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=2)
+    n_bad = int((~conv).sum())
+    if n_bad:
+        _fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
+              f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
+              on_failure, stacklevel=2)
     return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), float(level), jack)
 
 

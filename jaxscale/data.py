@@ -69,6 +69,9 @@ def _as_frame(data) -> pd.DataFrame:
             frame = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             raise ValueError(f"data file {path} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            detail = " ".join(str(err).split())
+            raise ValueError(f"data file {path} is not a readable CSV file: {detail}") from None
         if frame.shape[0] == 0:
             raise ValueError(f"data file {path} has a header but no rows")
         return frame
@@ -78,7 +81,12 @@ def _as_frame(data) -> pd.DataFrame:
             raise ValueError(f"every column must be a 1-d array; got scalars in {[k for k, v in lengths.items() if v is None]}")
         if len(set(lengths.values())) > 1:
             raise ValueError(f"columns have mismatched lengths: {lengths}")
-        return pd.DataFrame({k: np.array(v, copy=True) for k, v in data.items()})
+        # 2-d arrays (points on axis 0, e.g. one learning-rate schedule per point) ride beside the frame
+        wide = {k: np.array(v, copy=True) for k, v in data.items() if np.ndim(v) == 2}
+        frame = pd.DataFrame({k: np.array(v, copy=True) for k, v in data.items() if k not in wide},
+                             index=pd.RangeIndex(max(lengths.values(), default=0)))
+        frame.attrs["arrays2d"] = wide
+        return frame
     raise ValueError(f"data must be a DataFrame, a CSV path or a mapping of arrays, got {type(data).__name__}")
 
 
@@ -86,7 +94,9 @@ def _numeric(values, what: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be 1-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind in "bcmM":
+        raise ValueError(f"{what} has dtype {arr.dtype}; expected real numbers (int or float)")
+    if arr.dtype.kind not in "iuf":
         try:
             arr = pd.to_numeric(pd.Series(arr), errors="raise").to_numpy()
         except (ValueError, TypeError):
@@ -99,6 +109,9 @@ def _numeric(values, what: str) -> np.ndarray:
 
 
 def _column(frame: pd.DataFrame, col, what: str) -> np.ndarray:
+    wide = frame.attrs.get("arrays2d", {})
+    if isinstance(col, str) and col in wide:  # a 2-d input from a mapping: validated elementwise
+        return _numeric(wide[col].reshape(-1), f"column {col!r} ({what})").reshape(wide[col].shape)
     if not isinstance(col, str):
         arr = np.asarray(col)
         if arr.ndim != 1 or arr.shape[0] != frame.shape[0]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 import warnings
 from typing import Any, Mapping
@@ -25,11 +26,64 @@ from .laws import Law, get_law
 from .objectives import Objective, get_objective
 from .solvers import Problem, SolverSpec, diagnose, get_solver, minimize
 
-__all__ = ["fit", "FitResult", "GroupedFit", "StartResults", "solve_batch", "ConvergenceWarning"]
+__all__ = ["fit", "FitResult", "GroupedFit", "StartResults", "solve_batch", "ConvergenceWarning", "BoundWarning",
+           "ConvergenceError", "params_at_bound"]
 
 
 class ConvergenceWarning(UserWarning):
     """The best start of a fit did not converge."""
+
+
+class BoundWarning(UserWarning):
+    """A fitted parameter sits on a bound of its domain (see :func:`params_at_bound`)."""
+
+
+class ConvergenceError(RuntimeError):
+    """A fit, bootstrap or posterior failed and the caller asked for ``on_failure="raise"``."""
+
+
+ON_FAILURE = ("warn", "raise", "ignore")
+
+#: A parameter is "on a bound" when its unconstrained value is more than ``log(1e6)`` beyond the
+#: bound side: a positive parameter below 1e-6 times the smallest value of its start grid, a
+#: bounded ``(lo, hi)`` parameter within 1e-6 (relative to ``hi - lo``) of ``lo`` or ``hi``.
+BOUND_RTOL = 1e-6
+
+
+def params_at_bound(law: Law, u) -> tuple[str, ...]:
+    """Names of the parameters whose fitted value sits on a bound (see :data:`BOUND_RTOL`).
+
+    ``"real"`` parameters have no bound. At a bound the objective no longer depends on the
+    parameter's unconstrained coordinate, so its value there is arbitrary: the fit is degenerate
+    (for example ``E -> 0`` when the data show no floor).
+    """
+    u = np.asarray(u, dtype=float)
+    margin = -math.log(BOUND_RTOL)
+    out = []
+    for i, p in enumerate(law.params):
+        if p.transform == "positive":
+            hit = u[i] < float(np.min(np.log(p.grid))) - margin
+        elif p.transform == "real":
+            hit = False
+        else:
+            hit = abs(u[i]) > margin
+        if hit or not np.isfinite(u[i]):
+            out.append(p.name)
+    return tuple(out)
+
+
+def _check_on_failure(on_failure: str) -> str:
+    if on_failure not in ON_FAILURE:
+        raise ValueError(f"on_failure must be one of {ON_FAILURE}, got {on_failure!r}")
+    return on_failure
+
+
+def _fail(message: str, category, on_failure: str, stacklevel: int = 3) -> None:
+    """Warn, raise :class:`ConvergenceError` or stay silent, as the caller chose."""
+    if on_failure == "raise":
+        raise ConvergenceError(message)
+    if on_failure == "warn":
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +220,7 @@ class FitResult:
       n_starts, n_converged: how many starts ran and how many converged.
       starts: per-start :class:`StartResults`.
       data: the validated :class:`~jaxscale.data.Dataset` that was fitted.
+      seed: the seed of random or Halton starts. data_hash: sha256 of the fitted arrays.
     """
 
     law: Law
@@ -179,6 +234,17 @@ class FitResult:
     starts: StartResults
     data: Dataset
     dtype: Any = np.float64
+    seed: int | None = None
+
+    @property
+    def data_hash(self) -> str:
+        """sha256 of the data actually fitted (inputs in the law's order, target, weights; float64)."""
+        return data_sha256(self.data, self.law.inputs)
+
+    @property
+    def at_bound(self) -> tuple[str, ...]:
+        """Parameters that sit on a bound of their domain (see :func:`params_at_bound`)."""
+        return params_at_bound(self.law, self.u)
 
     @property
     def n_starts(self) -> int:
@@ -227,6 +293,9 @@ class FitResult:
             "loss": self.loss.name,
             "solver": self.solver.name,
             "n_steps": self.n_steps,
+            "at_bound": list(self.at_bound),
+            "seed": self.seed,
+            "data_sha256": self.data_hash,
         }
 
     def __repr__(self):
@@ -263,7 +332,8 @@ def _target_space(objective: Objective, y: np.ndarray) -> np.ndarray:
     return np.log(y) if objective.space == "log" else y
 
 
-def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype) -> FitResult:
+def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
+          on_failure="warn") -> FitResult:
     f = np.where(np.isfinite(res.objective), res.objective, np.inf)
     if not np.isfinite(f).any():
         raise RuntimeError(f"every start of the {law.name} fit gave a non-finite objective; "
@@ -271,18 +341,29 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
     i = int(np.argmin(f))
     params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
-                    res, data, dtype)
+                    res, data, dtype, seed)
+    failures = []
     if not out.converged:
-        warnings.warn(f"the best start of the {law.name} fit did not converge (Newton step "
-                      f"{res.newton_step[i]:.2g} relative); raise n_steps or check the data",
-                      ConvergenceWarning, stacklevel=3)
+        failures.append((f"the best start of the {law.name} fit did not converge (Newton step "
+                         f"{res.newton_step[i]:.2g} relative; {out.n_converged}/{out.n_starts} starts converged; "
+                         f"parameters {', '.join(f'{k}={v:.6g}' for k, v in params.items())}); raise n_steps or "
+                         "check the data", ConvergenceWarning))
+    bound = out.at_bound
+    if bound:
+        failures.append((f"the {law.name} fit has parameter(s) {', '.join(bound)} on a bound of their domain "
+                         f"({', '.join(f'{k}={params[k]:.3g}' for k in bound)}): the data do not determine them; "
+                         "fit a simpler law or check the data", BoundWarning))
+    if failures and on_failure == "raise":
+        raise ConvergenceError("; ".join(m for m, _ in failures))
+    for message, category in failures:
+        _fail(message, category, on_failure)
     return out
 
 
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
         loss="huber", delta: float = 1e-3, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
-        chunk_size: int | None = None, dtype="float64", progress: bool = True):
+        chunk_size: int | None = None, dtype="float64", progress: bool = True, on_failure: str = "warn"):
     """Fit ``law`` to ``data`` from many starts at once and return the best fit with its status.
 
     Args:
@@ -300,10 +381,22 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
         Newton step relative to ``1 + |u|``.
       dtype: ``"float64"`` (default; computed under a scoped ``jax.enable_x64``) or ``"float32"``.
       progress: show a progress bar when the work is split into several chunks.
+      on_failure: what happens when the best start did not converge (:class:`ConvergenceWarning`)
+        or a parameter sits on a bound (:class:`BoundWarning`, naming it): ``"warn"`` (default),
+        ``"raise"`` (:class:`ConvergenceError`) or ``"ignore"``. The status is kept either way
+        (``converged``, ``n_converged``, ``at_bound``).
 
+    Raises ``ValueError`` (naming the argument or column) for bad input: non-finite values, values
+    <= 0 under a log, text in numeric columns, unknown law, column or input names, mismatched
+    shapes, fewer points (or distinct input points) than parameters, a constant input column or
+    two identical inputs; ``RuntimeError`` when every start gives a non-finite objective.
+    Same seed, data and device kind: identical numbers (see README, "Reliability").
     Nothing passed in is modified.
     """
     law = get_law(law)
+    _check_on_failure(on_failure)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
     objective = get_objective(loss, delta)
     spec = get_solver(solver)
     n_steps = spec.default_steps if n_steps is None else int(n_steps)
@@ -315,20 +408,20 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     u0 = make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
     y = _target_space(objective, ds.y)
     if group is None:
-        _check_points(law, ds.weights, "the data")
+        _check_points(law, ds.weights, "the data", ds)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
                           chunk_size=chunk_size, progress=progress, dtype=dtype)
-        return _best(law, objective, spec, n_steps, res, ds, dtype)
+        return _best(law, objective, spec, n_steps, res, ds, dtype, int(seed), on_failure)
 
     keys = list(pd.unique(ds.groups))
     masks = [ds.groups == k for k in keys]
     for k, m in zip(keys, masks):
-        _check_points(law, ds.weights[m], f"group {k!r}")
+        _check_points(law, ds.weights[m], f"group {k!r}", ds.subset(m))
     n_max = max(int(m.sum()) for m in masks)
 
     def pad(a, m):
         v = a[m]
-        return np.concatenate([v, np.full(n_max - v.shape[0], v[0])])
+        return np.concatenate([v, np.repeat(v[:1], n_max - v.shape[0], axis=0)])  # points on axis 0
 
     xs = {k: np.stack([pad(v, m) for m in masks]) for k, v in ds.inputs.items()}
     ys = np.stack([pad(y, m) for m in masks])
@@ -339,12 +432,49 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     fits = {}
     for j, (k, m) in enumerate(zip(keys, masks)):
         r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
-        fits[k.item() if hasattr(k, "item") else k] = _best(law, objective, spec, n_steps, r, ds.subset(m), dtype)
+        fits[k.item() if hasattr(k, "item") else k] = _best(law, objective, spec, n_steps, r, ds.subset(m), dtype,
+                                                                   int(seed), on_failure)
     return GroupedFit(group, fits)
 
 
-def _check_points(law: Law, weights: np.ndarray, what: str) -> None:
+def _check_points(law: Law, weights: np.ndarray, what: str, ds: Dataset | None = None) -> None:
     n = int(np.sum(weights > 0))
     if n < law.n_params:
         raise ValueError(f"{what} have {n} point(s) with positive weight, fewer than the {law.n_params} "
                          f"parameters of law {law.name!r}")
+    if ds is not None:
+        _check_identifiable(law, ds, weights > 0, what)
+
+
+def _check_identifiable(law: Law, ds: Dataset, keep: np.ndarray, what: str) -> None:
+    """Reject inputs that make the law unidentifiable: a constant 1-d input, two identical
+    inputs, or fewer distinct input points than parameters (among points with positive weight)."""
+    xs = {k: np.asarray(v)[keep] for k, v in ds.inputs.items()}
+    col = lambda k: f"input {k} (column {ds.columns.get(k, k)!r})" if isinstance(ds.columns.get(k, k), str) else f"input {k}"
+    for k, v in xs.items():
+        if v.ndim == 1 and np.unique(v).shape[0] < 2:
+            raise ValueError(f"{col(k)} has the single value {v[0]:g} in {what}: law {law.name!r} cannot be "
+                             "identified from a constant input")
+    names = list(xs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if xs[a].shape == xs[b].shape and np.array_equal(xs[a], xs[b]):
+                raise ValueError(f"{col(a)} and {col(b)} are identical in {what}: law {law.name!r} cannot "
+                                 "tell them apart")
+    rows = np.concatenate([v.reshape(v.shape[0], -1) for v in xs.values()], axis=1)
+    n_distinct = np.unique(rows, axis=0).shape[0]
+    if n_distinct < law.n_params:
+        raise ValueError(f"{what} have {n_distinct} distinct input point(s) (duplicates of inputs "
+                         f"{names}), fewer than the {law.n_params} parameters of law {law.name!r}")
+
+
+def data_sha256(ds: Dataset, inputs=None) -> str:
+    """sha256 of a data set as fitted: each input (in ``inputs`` order), target and weights as
+    little-endian float64 with their names and shapes. Same arrays, same hash, on any machine."""
+    h = hashlib.sha256()
+    items = [(k, ds.inputs[k]) for k in (inputs or sorted(ds.inputs))] + [("__y__", ds.y), ("__w__", ds.weights)]
+    for name, arr in items:
+        a = np.ascontiguousarray(np.asarray(arr, dtype="<f8"))
+        h.update(f"{name}:{a.shape}:".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

@@ -1,0 +1,306 @@
+"""Saved results: a fit, bootstrap or posterior saved to disk and loaded back bit-for-bit.
+
+* :class:`~jaxscale.fit.FitResult` -> JSON. Floats are written with Python's shortest round-trip
+  ``repr`` (non-finite values as the strings ``"nan"``, ``"inf"``, ``"-inf"``), so every number,
+  including every start's status and the fitted data, loads back identical.
+* :class:`~jaxscale.bootstrap.BootstrapResult` -> netCDF-4 (xarray, h5netcdf engine): the draws,
+  converged flags, objectives and jackknife as float64/bool variables, the full-data fit as its
+  JSON text in a ``uint8`` variable.
+* :class:`~jaxscale.bayes.PosteriorResult` -> the ArviZ InferenceData netCDF (through
+  :mod:`jaxscale._arviz`) with one extra group ``jaxscale`` holding the fit and the settings.
+
+Every file records the law's name and version, the sha256 of the data actually fitted
+(:func:`jaxscale.fit.data_sha256`), the seeds, and the jaxscale, jax and NumPy versions, the
+backend and the device kind it was computed on. :func:`load` checks them: a law whose version
+differs from the saved one raises, and so does data whose hash no longer matches (a damaged
+file). A law that is not registered must be passed as ``load(path, law=my_law)``.
+
+Writing is atomic: the file is written to a temporary file in the same folder, flushed to disk
+and renamed over ``path`` (``os.replace``), so an interrupted save leaves any earlier file at
+``path`` intact and no partial file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from .data import Dataset
+from .fit import FitResult, StartResults
+from .laws import Law, get_law
+from .objectives import Objective
+from .solvers import SolverSpec
+
+__all__ = ["save", "load", "metadata", "FORMAT_VERSION"]
+
+#: Version of the on-disk layout; bumped when it changes incompatibly.
+FORMAT_VERSION = 1
+_GROUP = "jaxscale"
+
+
+# ----------------------------------------------------------------------------------------------
+# Metadata and atomic writes
+# ----------------------------------------------------------------------------------------------
+def metadata(fit: FitResult) -> dict:
+    """What a saved result records so it can be checked later."""
+    import jax
+
+    from . import __version__
+
+    dev = jax.devices()[0]
+    return {"law": fit.law.name, "law_version": str(fit.law.version), "data_sha256": fit.data_hash,
+            "seed": fit.seed, "jaxscale_version": __version__, "jax_version": jax.__version__,
+            "numpy_version": np.__version__, "backend": jax.default_backend(), "device_kind": dev.device_kind,
+            "dtype": np.dtype(fit.dtype).name}
+
+
+def _atomic_write(path, write) -> str:
+    """``write(tmp)`` into a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact JSON encoding of arrays and FitResults
+# ----------------------------------------------------------------------------------------------
+def _num(v):
+    v = float(v)
+    return v if math.isfinite(v) else repr(v)  # 'nan', 'inf', '-inf'
+
+
+def _enc(a) -> dict:
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        data = [_num(v) for v in a.ravel().tolist()]
+    elif a.dtype.kind in "biu":
+        data = a.ravel().tolist()
+    else:
+        data = [v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for v in a.ravel().tolist()]
+    return {"dtype": "object" if a.dtype.kind == "O" else a.dtype.str, "shape": list(a.shape), "data": data}
+
+
+def _dec(d) -> np.ndarray:
+    dtype = np.dtype(d["dtype"])
+    data = d["data"]
+    if dtype.kind == "f":
+        data = [float(v) for v in data]
+    out = np.empty(len(data), dtype=dtype)
+    out[:] = data
+    return out.reshape(d["shape"])
+
+
+def _fit_to_json(fit: FitResult) -> dict:
+    ds = fit.data
+    return {
+        "jaxscale_result": "fit", "format_version": FORMAT_VERSION, "meta": metadata(fit),
+        "loss": {"kind": fit.loss.kind, "space": fit.loss.space, "delta": _num(fit.loss.delta)},
+        "solver": {"name": fit.solver.name, "options": [list(kv) for kv in fit.solver.options]},
+        "n_steps": fit.n_steps, "dtype": np.dtype(fit.dtype).name, "seed": fit.seed,
+        "params": {k: _num(v) for k, v in fit.params.items()}, "u": _enc(fit.u), "objective": _num(fit.objective),
+        "converged": bool(fit.converged),
+        "starts": {f: _enc(getattr(fit.starts, f)) for f in ("u", "objective", "grad_norm", "newton_step", "converged")},
+        "data": {"inputs": {k: _enc(v) for k, v in ds.inputs.items()}, "y": _enc(ds.y), "weights": _enc(ds.weights),
+                 "target": ds.target, "columns": {k: v if isinstance(v, str) else None for k, v in ds.columns.items()},
+                 "groups": None if ds.groups is None else _enc(ds.groups)},
+    }
+
+
+def _resolve_law(meta: dict, law) -> Law:
+    name, version = meta["law"], str(meta["law_version"])
+    if law is None:
+        try:
+            law = get_law(name)
+        except ValueError:
+            raise ValueError(f"the saved result is of law {name!r}, which is not registered; "
+                             "pass it as load(path, law=...)") from None
+    else:
+        law = get_law(law)
+    if law.name != name:
+        raise ValueError(f"the saved result is of law {name!r}, not {law.name!r}")
+    if str(law.version) != version:
+        raise ValueError(f"law {name!r} is version {law.version!r} now but the result was saved with version "
+                         f"{version!r}; its parameters may mean something else")
+    return law
+
+
+def _fit_from_json(doc: dict, law) -> FitResult:
+    if doc.get("jaxscale_result") != "fit":
+        raise ValueError("not a saved jaxscale fit")
+    if doc.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"saved with a newer file format ({doc['format_version']}); upgrade jaxscale")
+    meta = doc["meta"]
+    law = _resolve_law(meta, law)
+    if set(doc["params"]) != set(law.param_names):
+        raise ValueError(f"saved parameters {sorted(doc['params'])} do not match law {law.name!r}")
+    d = doc["data"]
+    ds = Dataset(inputs={k: _dec(v) for k, v in d["inputs"].items()}, y=_dec(d["y"]), weights=_dec(d["weights"]),
+                 target=d["target"], columns={k: (v if v is not None else k) for k, v in d["columns"].items()},
+                 groups=None if d["groups"] is None else _dec(d["groups"]))
+    s = doc["starts"]
+    starts = StartResults(*(_dec(s[f]) for f in ("u", "objective", "grad_norm", "newton_step", "converged")))
+    loss = Objective(doc["loss"]["kind"], doc["loss"]["space"], float(doc["loss"]["delta"]))
+    solver = SolverSpec(doc["solver"]["name"], tuple(tuple(kv) for kv in doc["solver"]["options"]))
+    dtype = {"float64": np.float64, "float32": np.float32}[doc["dtype"]]
+    out = FitResult(law=law, loss=loss, solver=solver, n_steps=int(doc["n_steps"]),
+                    params={k: float(doc["params"][k]) for k in law.param_names}, u=_dec(doc["u"]),
+                    objective=float(doc["objective"]), converged=bool(doc["converged"]), starts=starts, data=ds,
+                    dtype=dtype, seed=doc["seed"])
+    if out.data_hash != meta["data_sha256"]:
+        raise ValueError("the saved data no longer match their recorded sha256: the file is damaged")
+    return out
+
+
+def _json_bytes(doc: dict) -> bytes:
+    return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
+
+
+# ----------------------------------------------------------------------------------------------
+# Bootstrap and posterior
+# ----------------------------------------------------------------------------------------------
+def _bootstrap_dataset(boot):
+    import xarray as xr
+
+    names = boot.law.param_names
+    fit_bytes = np.frombuffer(_json_bytes(_fit_to_json(boot.fit)), dtype=np.uint8)
+    data_vars = {f"draw__{k}": ("resample", np.asarray(boot.draws[k])) for k in names}
+    data_vars["converged"] = ("resample", np.asarray(boot.converged, dtype=bool))
+    data_vars["objective"] = ("resample", np.asarray(boot.objective))
+    if boot.jackknife is not None:
+        data_vars.update({f"jackknife__{k}": ("jackknife", np.asarray(boot.jackknife[k])) for k in names})
+    data_vars["fit_json"] = ("fit_json_bytes", fit_bytes)
+    info = {"jaxscale_result": "bootstrap", "format_version": FORMAT_VERSION, "meta": {**metadata(boot.fit),
+            "seed": boot.seed, "fit_seed": boot.fit.seed}, "scheme": boot.scheme, "seed": boot.seed,
+            "level": boot.level, "starts_per_resample": boot.starts_per_resample,
+            "jackknife": boot.jackknife is not None}
+    return xr.Dataset(data_vars, attrs={_GROUP: json.dumps(info, allow_nan=False)})
+
+
+def _bootstrap_from_dataset(xds, law):
+    from .bootstrap import BootstrapResult
+
+    info = json.loads(xds.attrs[_GROUP])
+    fit = _fit_from_json(json.loads(np.asarray(xds["fit_json"].values, dtype=np.uint8).tobytes()), law)
+    names = fit.law.param_names
+    draws = {k: np.asarray(xds[f"draw__{k}"].values) for k in names}
+    jack = {k: np.asarray(xds[f"jackknife__{k}"].values) for k in names} if info["jackknife"] else None
+    return BootstrapResult(fit=fit, draws=draws, converged=np.asarray(xds["converged"].values, dtype=bool),
+                           objective=np.asarray(xds["objective"].values),
+                           starts_per_resample=int(info["starts_per_resample"]), scheme=info["scheme"],
+                           seed=int(info["seed"]), level=float(info["level"]), jackknife=jack)
+
+
+def _posterior_group(post):
+    import xarray as xr
+
+    fit_bytes = np.frombuffer(_json_bytes(_fit_to_json(post.fit)), dtype=np.uint8)
+    info = {"jaxscale_result": "posterior", "format_version": FORMAT_VERSION,
+            "meta": {**metadata(post.fit), "seed": post.seed, "fit_seed": post.fit.seed},
+            "likelihood": post.likelihood, "chains": post.chains, "seed": post.seed, "level": post.level,
+            "n_divergences": post.n_divergences, "variables": list(post.draws)}
+    return xr.Dataset({"fit_json": ("fit_json_bytes", fit_bytes)}, attrs={_GROUP: json.dumps(info, allow_nan=False)})
+
+
+def _posterior_from_idata(idata, law):
+    from . import _arviz
+    from .bayes import PosteriorResult
+
+    group = _arviz.get_group(idata, _GROUP)
+    info = json.loads(group.attrs[_GROUP])
+    fit = _fit_from_json(json.loads(np.asarray(group["fit_json"].values, dtype=np.uint8).tobytes()), law)
+    idata = _arviz.without_group(idata, _GROUP)
+    by_chain = {k: np.asarray(idata.posterior[k].values) for k in info["variables"]}
+    flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in by_chain.items()}
+    summary = _arviz.summary(idata, info["variables"])
+    n_div = int(np.asarray(idata.sample_stats["diverging"].values).sum())
+    if n_div != info["n_divergences"]:
+        raise ValueError("the saved sample stats do not match the recorded number of divergences: damaged file")
+    return PosteriorResult(fit=fit, draws=flat, idata=idata, summary=summary, n_divergences=n_div,
+                           likelihood=info["likelihood"], chains=int(info["chains"]), seed=int(info["seed"]),
+                           level=float(info["level"]))
+
+
+# ----------------------------------------------------------------------------------------------
+# Public API
+# ----------------------------------------------------------------------------------------------
+def save(result, path) -> str:
+    """Save a :class:`~jaxscale.FitResult` (JSON), :class:`~jaxscale.BootstrapResult` (netCDF) or
+    :class:`~jaxscale.PosteriorResult` (InferenceData netCDF) atomically to ``path``.
+
+    The format follows the kind of result, whatever the file's extension. Returns ``path``.
+    """
+    from .bayes import PosteriorResult
+    from .bootstrap import BootstrapResult
+
+    if isinstance(result, FitResult):
+        payload = _json_bytes(_fit_to_json(result))
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                fh.write(payload)
+    elif isinstance(result, BootstrapResult):
+        xds = _bootstrap_dataset(result)
+
+        def write(tmp):
+            xds.to_netcdf(tmp, engine="h5netcdf")
+    elif isinstance(result, PosteriorResult):
+        from . import _arviz
+
+        idata = _arviz.with_group(result.idata, _GROUP, _posterior_group(result))
+
+        def write(tmp):
+            _arviz.to_netcdf(idata, tmp)
+    else:
+        raise ValueError(f"save takes a FitResult, BootstrapResult or PosteriorResult, got {type(result).__name__}"
+                         " (save a GroupedFit's fits one by one)")
+    return _atomic_write(path, write)
+
+
+def load(path, law: Law | str | None = None):
+    """Load a result written by :func:`save`; the same class comes back, with equal numbers.
+
+    ``law``: needed when the result's law is not registered (a custom law); it must have the
+    saved name and version. Raises ``ValueError`` for a missing, foreign or damaged file, a
+    law-version mismatch or data whose sha256 does not match the recorded one.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"result file not found: {path}")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.lstrip()[:1] == b"{":
+        with open(path, "rb") as fh:
+            try:
+                doc = json.loads(fh.read())
+            except ValueError:
+                raise ValueError(f"{path} is not a valid saved jaxscale fit (bad JSON)") from None
+        return _fit_from_json(doc, law)
+    if head[:4] != b"\x89HDF":
+        raise ValueError(f"{path} is not a saved jaxscale result (JSON or netCDF-4)")
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf") as xds:
+        if _GROUP in xds.attrs:
+            return _bootstrap_from_dataset(xds.load(), law)
+    from . import _arviz
+
+    idata = _arviz.read_netcdf(path)
+    if _arviz.get_group(idata, _GROUP) is None:
+        raise ValueError(f"{path} is a netCDF file but not a saved jaxscale result")
+    return _posterior_from_idata(idata, law)
