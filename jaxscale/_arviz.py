@@ -60,3 +60,44 @@ def from_netcdf(path: str):
 
 def max_pareto_k(loo_result) -> float:
     return float(np.max(np.asarray(loo_result.pareto_k)))
+
+
+def with_group(idata, name: str, dataset):
+    """A copy of ``idata`` with the xarray Dataset ``dataset`` as group ``name`` (replaced if present)."""
+    out = idata.copy()
+    if name in out.groups():
+        delattr(out, name)
+        out._groups = [g for g in out._groups if g != name]
+    out.add_groups({name: dataset})
+    return out
+
+
+def without_group(idata, name: str):
+    """A copy of ``idata`` without group ``name``."""
+    out = idata.copy()
+    if name in out.groups():
+        delattr(out, name)
+        out._groups = [g for g in out._groups if g != name]
+    return out
+
+
+def get_group(idata, name: str):
+    """Group ``name`` of ``idata`` (an xarray Dataset), or None."""
+    return getattr(idata, name) if name in idata.groups() else None
+
+
+def read_netcdf(path: str):
+    """Read an InferenceData netCDF file fully into memory (the file is closed afterwards)."""
+    idata = _az().from_netcdf(path)
+    idata.load()
+    return idata
+
+
+def plot_posterior(idata, var_names, *, hdi_prob: float, ax, ref_val: dict | None = None):
+    """ArviZ's posterior density plot with the HDI at ``hdi_prob``, into the given axes."""
+    az = _az()
+    ref = None if ref_val is None else {k: [{"ref_val": float(v)}] for k, v in ref_val.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ArviZ 0.x on matplotlib >= 3.11
+        return az.plot_posterior(idata, var_names=list(var_names), hdi_prob=hdi_prob, ax=ax, ref_val=ref,
+                                 textsize=8)

@@ -17,6 +17,7 @@ when there are at least as many devices as chains.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import warnings
@@ -31,7 +32,7 @@ from . import _arviz
 from ._config import precision
 from ._draws import DrawsMixin
 from .data import _as_frame, load_data, parse_mapping
-from .fit import FitResult, _check_points, fit as point_fit
+from .fit import FitResult, _check_on_failure, _check_points, _fail, fit as point_fit
 from .laws import Law, Prior, get_law
 
 __all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
@@ -228,14 +229,116 @@ def _init_values(law: Law, fit: FitResult, priors: Mapping, noise0: float, likel
 
 def _sampler(law, likelihood, delta, priors, noise_prior, chains, warmup, samples, chain_method, dense_mass,
              target_accept, progress):
-    """A fresh model and MCMC object (NumPyro's MCMC keeps state between runs, so none is shared)."""
-    from numpyro.infer import MCMC, NUTS
+    """The model and its compiled NUTS program for one configuration, reused across calls.
 
-    model = make_model(law, likelihood, delta=delta, priors=priors, noise_prior=noise_prior)
-    kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept)
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=samples, num_chains=chains, chain_method=chain_method,
-                progress_bar=progress)
-    return model, mcmc
+    The program (:func:`_nuts_program`) is jitted with the data as arguments, so a later fit of the
+    same configuration on new data of the same shapes reuses the compilation. Priors given as raw
+    NumPyro distributions are cached by identity.
+    """
+    key = (law, likelihood, delta, tuple(sorted(priors.items())), noise_prior, chains, warmup, samples,
+           chain_method, dense_mass, target_accept, progress)
+    try:
+        hash(key)
+    except TypeError:
+        return _new_sampler(*key)
+    return _cached_sampler(*key)
+
+
+def _new_sampler(law, likelihood, delta, priors_items, noise_prior, chains, warmup, samples, chain_method,
+                 dense_mass, target_accept, progress):
+    model = make_model(law, likelihood, delta=delta, priors=dict(priors_items), noise_prior=noise_prior)
+    return model, _nuts_program(model, chains, warmup, samples, chain_method, dense_mass, target_accept, progress)
+
+
+_cached_sampler = functools.lru_cache(maxsize=32)(_new_sampler)
+_PROGRESS: dict = {"bar": None}
+
+
+def _tick(_):
+    bar = _PROGRESS["bar"]
+    if bar is not None:
+        bar.update(1)
+
+
+@contextlib.contextmanager
+def _progress_bar(show, chains, n_steps, chain_method):
+    """A tqdm bar the compiled program ticks through ``jax.debug.callback`` (one tick per step)."""
+    if not show:
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    total = n_steps if chain_method == "vectorized" else chains * n_steps
+    with tqdm(total=total, desc=f"NUTS ({chains} chains, {chain_method})", leave=False) as bar:
+        _PROGRESS["bar"] = bar
+        try:
+            yield
+        finally:
+            _PROGRESS["bar"] = None
+
+
+def _nuts_program(model, chains, warmup, samples, chain_method, dense_mass, target_accept, progress):
+    """One jitted function: NUTS warmup and sampling for all chains, log-likelihood and predictive draws.
+
+    Built on NumPyro's functional ``hmc(potential_fn_gen=..., algo="NUTS")`` interface: every chain
+    runs a fixed-length ``lax.scan`` of ``warmup + samples`` NUTS transitions (step size and dense
+    mass matrix adapted during warmup), chains are ``vmap``-ed (``"vectorized"``), ``lax.map``-ed
+    (``"sequential"``) or ``pmap``-ed over devices (``"parallel"``).
+    """
+    from numpyro.infer import Predictive, log_likelihood
+    from numpyro.infer.hmc import hmc
+    from numpyro.infer.util import constrain_fn, potential_energy
+
+    def potential_gen(*args):
+        return lambda z: potential_energy(model, args, {}, z)
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_gen, algo="NUTS")
+    n_steps = warmup + samples
+
+    def init(key, z0, args):
+        return init_kernel(z0, warmup, dense_mass=dense_mass, target_accept_prob=target_accept, model_args=args,
+                           rng_key=key)
+
+    def record(state):
+        return state.z, state.diverging
+
+    def one_chain(key, z0, args):
+        def step(state, _):
+            state = sample_kernel(state, model_args=args)
+            if progress:
+                jax.debug.callback(_tick, state.i)
+            return state, record(state)
+
+        _, out = jax.lax.scan(step, init(key, z0, args), None, length=n_steps)
+        return out
+
+    def run(key, z0, x, log_y, w, nz):
+        args = (x, log_y, w, nz)
+        keys = jax.random.split(key, chains + 1)
+        if chain_method == "vectorized":
+            def step(states, _):
+                states = jax.vmap(lambda s: sample_kernel(s, model_args=args))(states)
+                if progress:
+                    jax.debug.callback(_tick, states.i[0])
+                return states, jax.vmap(record)(states)
+
+            states0 = jax.vmap(lambda k, z: init(k, z, args))(keys[:chains], z0)
+            _, (zs, div) = jax.lax.scan(step, states0, None, length=n_steps)
+            zs, div = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), (zs, div))
+        elif chain_method == "sequential":
+            zs, div = jax.lax.map(lambda kz: one_chain(kz[0], kz[1], args), (keys[:chains], z0))
+        else:
+            zs, div = jax.pmap(one_chain, in_axes=(0, 0, None))(keys[:chains], z0, args)
+        zs, div = jax.tree.map(lambda a: a[:, warmup:], (zs, div))
+        flat_u = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), zs)
+        flat = jax.vmap(lambda z: constrain_fn(model, args, {}, z))(flat_u)
+        ll = log_likelihood(model, flat, *args)["obs"]
+        pp = Predictive(model, posterior_samples=flat)(keys[chains], x, None, w, nz)["obs"]
+        return flat, div, ll, pp
+
+    if chain_method == "parallel":
+        return run  # pmap compiles (and caches) the chains itself
+    return jax.jit(run)
 
 
 def _unconstrained(law, priors, noise_prior, likelihood, values, chains):
@@ -249,7 +352,7 @@ def _unconstrained(law, priors, noise_prior, likelihood, values, chains):
     out = {}
     for k, v in values.items():
         u = biject_to(supports[k]).inv(jnp.asarray(v, dtype=jnp.float64))
-        out[k] = jnp.broadcast_to(u, (chains,)) if chains > 1 else u
+        out[k] = jnp.broadcast_to(u, (chains,))
     return out
 
 
@@ -257,7 +360,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
               delta: float = 1e-3, priors: Mapping | None = None, noise_prior: Prior | None = None,
               chains: int = 4, warmup: int = 1000, samples: int = 1000, chain_method: str | None = None,
               seed: int = 0, init: FitResult | None = None, dense_mass: bool = True, target_accept: float = 0.8,
-              level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None) -> PosteriorResult:
+              level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None,
+              on_failure: str = "warn") -> PosteriorResult:
     """Sample the posterior of a law's parameters with NUTS (see the module docstring).
 
     Args:
@@ -270,16 +374,17 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         there are at least ``chains`` devices, else ``"vectorized"``.
       init: the point fit to start from (default: :func:`jaxscale.fit` with the likelihood's
         matching loss and ``fit_kwargs``).
-      progress: NumPyro's progress bar.
+      progress: a progress bar over the NUTS steps (ticked from inside the compiled program).
 
-    Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences.
+    Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences;
+    ``on_failure="raise"`` raises :class:`~jaxscale.fit.ConvergenceError` instead and ``"ignore"``
+    stays silent (also passed to the default point fit).
     """
-    from numpyro.infer import Predictive, log_likelihood
-
     law = get_law(law)
+    _check_on_failure(on_failure)
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
-    _check_points(law, ds.weights, "the data")
+    _check_points(law, ds.weights, "the data", ds)
     noise_arr = None
     if noise is not None:
         frame_noise = load_data(data, law, inputs=inputs, target=noise, log_target=True)
@@ -287,7 +392,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     if init is None:
         loss = "huber" if likelihood == "huber" else "squared_log"
         init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss, delta=delta,
-                         progress=False, **dict(fit_kwargs or {}))
+                         progress=False, **{"on_failure": on_failure, **dict(fit_kwargs or {})})
     resid = np.log(ds.y) - np.log(init.predict(ds.inputs))
     if likelihood == "huber":
         noise0 = float(max(np.mean(np.abs(resid)), 1e-4))  # the tail scale
@@ -295,8 +400,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         noise0 = float(max(np.sqrt(np.mean(resid ** 2)), 1e-4))
     if chain_method is None:
         chain_method = "parallel" if jax.local_device_count() >= chains else "vectorized"
-    model, mcmc = _sampler(law, likelihood, float(delta), priors, noise_prior, int(chains),
-                           int(warmup), int(samples), chain_method, bool(dense_mass), float(target_accept), bool(progress))
+    model, program = _sampler(law, likelihood, float(delta), priors, noise_prior, int(chains), int(warmup),
+                              int(samples), chain_method, bool(dense_mass), float(target_accept), bool(progress))
 
     with precision(np.float64):
         x = {k: jnp.asarray(v) for k, v in ds.inputs.items()}
@@ -306,13 +411,12 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         if nz is not None:
             values.pop("sigma")
         init_params = _unconstrained(law, priors, noise_prior, likelihood, values, chains)
-        mcmc.run(jax.random.PRNGKey(seed), x, log_y, w, nz, init_params=init_params, extra_fields=("diverging",))
-        by_chain = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in by_chain.items()}
-        diverging = np.asarray(mcmc.get_extra_fields(group_by_chain=True)["diverging"])
-        ll = np.asarray(log_likelihood(model, {k: jnp.asarray(v) for k, v in flat.items()}, x, log_y, w, nz)["obs"])
-        pred = Predictive(model, posterior_samples={k: jnp.asarray(v) for k, v in flat.items()})
-        pp = np.asarray(pred(jax.random.PRNGKey(seed + 1), x, None, w, nz)["obs"])
+        with _progress_bar(progress, chains, warmup + samples, chain_method):
+            out = program(jax.random.PRNGKey(seed), init_params, x, log_y, w, nz)
+        flat_j, div_j, ll_j, pp_j = jax.block_until_ready(out)
+    flat = {k: np.asarray(v) for k, v in flat_j.items()}
+    by_chain = {k: v.reshape((chains, samples) + v.shape[1:]) for k, v in flat.items()}
+    diverging, ll, pp = np.asarray(div_j), np.asarray(ll_j), np.asarray(pp_j)
     shape = (chains, samples)
     idata = _arviz.inference_data(
         posterior=by_chain,
@@ -326,8 +430,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level)
     bad = {k: v for k, v in result.r_hat.items() if not v <= 1.01}
     if bad or result.n_divergences:
-        warnings.warn(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
-                      "Run longer, raise target_accept or check the priors.", SamplingWarning, stacklevel=2)
+        _fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
+              "Run longer, raise target_accept or check the priors.", SamplingWarning, on_failure, stacklevel=2)
     return result
 
 

@@ -1,10 +1,8 @@
-import warnings
-
 import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale.bayes import HuberDensity, bayes_fit, compare_laws
+from jaxscale.bayes import HuberDensity, bayes_fit
 
 
 def _saturating_data(rng, n=40, noise=0.02, E=1.5, A=20.0, alpha=0.45):
@@ -47,7 +45,7 @@ def test_recovery_and_user_law_end_to_end(rng):
         return p["E"] + p["A"] * x["x"] ** -p["alpha"]
 
     data = _saturating_data(rng)
-    post = bayes_fit(my_law, data, chains=2, warmup=300, samples=300, progress=False)
+    post = bayes_fit(my_law, data, chains=2, warmup=500, samples=500, progress=False)
     assert max(post.r_hat.values()) <= 1.01
     assert post.n_divergences == 0
     ci = dict(zip(my_law.param_names, post.interval(level=0.95)))
@@ -62,7 +60,7 @@ def test_recovery_and_user_law_end_to_end(rng):
     assert set(d["r_hat"]) == set(my_law.param_names) and set(d["ess_bulk"]) == set(my_law.param_names)
 
 
-@pytest.mark.parametrize("likelihood", ["student_t", "huber"])
+@pytest.mark.parametrize("likelihood", ["student_t"])  # "huber": test_epoch_posterior
 def test_other_likelihoods_sample(rng, likelihood):
     data = _saturating_data(rng, noise=0.01)
     post = bayes_fit("saturating_power_law", data, likelihood=likelihood, chains=2, warmup=150, samples=150,
@@ -85,17 +83,6 @@ def test_coverage_of_90_percent_intervals():
         covered += lo <= 0.45 <= hi
     print(f"90% interval coverage of alpha: {covered}/6")
     assert covered >= 4
-
-
-def test_loo_picks_the_true_law(rng):
-    data = _saturating_data(rng, n=40, noise=0.01)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", js.ConvergenceWarning)
-        table = compare_laws(["power_law", "saturating_power_law"], data, scale="x", chains=2, warmup=200,
-                             samples=200)
-    assert table.index[0] == "saturating_power_law"
-    assert table.loc["saturating_power_law", "holdout_rmsle"] < table.loc["power_law", "holdout_rmsle"]
-    assert {"elpd_loo", "weight", "holdout_rmsle", "max_pareto_k"} <= set(table.columns)
 
 
 def test_bad_priors_and_likelihood():
