@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._config import precision
 
-__all__ = ["predict", "compute_optimal", "chinchilla_optimal"]
+__all__ = ["predict", "compute_optimal", "chinchilla_optimal", "predict_chain"]
 
 
 def _point_fit(result):
@@ -142,3 +142,76 @@ def compute_optimal(result, compute, *, level: float | None = None, tokens_for: 
                 out[f"{name}_lo"], out[f"{name}_hi"] = float(ci[0]), float(ci[1])
         rows.append(out)
     return pd.DataFrame(rows)
+
+
+def _stage_draws(result, fn) -> np.ndarray | None:
+    """``fn(params)`` for every kept draw of ``result`` (``(R, ...)``), or None for a point fit."""
+    return None if result is _point_fit(result) else result.samples(fn)
+
+
+def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = None, *,
+                  link_input: str | None = None) -> pd.DataFrame:
+    """Chain two fitted laws, e.g. compute -> loss -> downstream error, with intervals carried through.
+
+    ``loss_fit`` predicts an intermediate quantity (the loss) from ``inputs``; ``error_fit`` is a
+    law of one input (``link_input``, default its only input) that maps that quantity to the final
+    one (Gadre et al. 2024: ``Err = eps - k exp(-gamma L)`` of the predicted C4 loss). Either may
+    be a point fit or a result with draws (``BootstrapResult``, ``PosteriorResult``). Draw ``r`` of
+    the loss law gives a predicted loss ``L_r``; it is passed through draw ``r`` of the error law
+    (draws are paired in order; when the counts differ, the shorter set is reused cyclically; a
+    point fit counts as one draw), so the interval of the error reflects both stages.
+
+    Returns a DataFrame with the inputs, ``loss`` and ``error`` (the point fits chained) and, for
+    each stage that has draws upstream, ``loss_lo``/``loss_hi`` and ``error_lo``/``error_hi`` at
+    ``level`` (default: the results' level, else 0.95).
+    """
+    lfit, efit = _point_fit(loss_fit), _point_fit(error_fit)
+    llaw, elaw = lfit.law, efit.law
+    if link_input is None:
+        if len(elaw.inputs) != 1:
+            raise ValueError(f"error law {elaw.name!r} has inputs {list(elaw.inputs)}; pass link_input=")
+        link_input = elaw.inputs[0]
+    elif link_input not in elaw.inputs or len(elaw.inputs) != 1:
+        raise ValueError(f"link_input must be the single input of {elaw.name!r}: {list(elaw.inputs)}")
+    xs = _as_inputs(llaw, inputs)
+    shape = next(iter(xs.values())).shape
+    if level is None:
+        level = getattr(loss_fit, "level", None) or getattr(error_fit, "level", None) or 0.95
+    level = float(level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+    def loss_fn(p):
+        x = {k: jnp.asarray(v) for k, v in xs.items()}
+        if np.ndim(next(iter(p.values()))):
+            p = {k: jnp.asarray(v).reshape((-1,) + (1,) * len(shape)) for k, v in p.items()}
+        return llaw.predict(p, x)
+
+    with precision(lfit.dtype):
+        loss = np.asarray(loss_fn({k: jnp.asarray(v) for k, v in lfit.params.items()}))
+        err = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in efit.params.items()},
+                                      {link_input: jnp.asarray(loss)}))
+    loss_draws = _stage_draws(loss_fit, loss_fn)
+    err_params = None if error_fit is efit else error_fit._kept_draws()
+    out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
+    out["loss"], out["error"] = loss.ravel(), err.ravel()
+    if loss_draws is None and err_params is None:
+        return out
+    ld = loss[None] if loss_draws is None else loss_draws
+    ep = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (err_params or efit.params).items()}
+    r_err = next(iter(ep.values())).shape[0]
+    r = max(ld.shape[0], r_err)
+    if min(ld.shape[0], r_err) < 1:
+        raise ValueError("no usable draws (no converged resamples)")
+    ld = ld[np.arange(r) % ld.shape[0]]
+    ep = {k: v[np.arange(r) % r_err].reshape((-1,) + (1,) * len(shape)) for k, v in ep.items()}
+    with precision(efit.dtype):
+        err_draws = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in ep.items()},
+                                            {link_input: jnp.asarray(ld)}))
+    q = [(1 - level) / 2, (1 + level) / 2]
+    if loss_draws is not None:
+        lo, hi = np.quantile(loss_draws, q, axis=0)
+        out["loss_lo"], out["loss_hi"] = lo.ravel(), hi.ravel()
+    lo, hi = np.quantile(err_draws, q, axis=0)
+    out["error_lo"], out["error_hi"] = lo.ravel(), hi.ravel()
+    return out
