@@ -4,13 +4,25 @@ Public API (everything else lives in the modules):
 
 * laws: :class:`Law`, :class:`Param`, :class:`Prior`, :func:`law`, :func:`get_law`,
   :func:`list_laws` and the built-in laws.
+* the law zoo, :mod:`jaxscale.zoo` (registered on import): ``bnsl``/``bnsl2`` (:func:`zoo.bnsl`
+  for any number of breaks), ``m4``, ``hestness``, ``kaplan_ns``, ``kumar_precision``,
+  ``fp_quant``, ``sigmoid_link``, ``passuntil``.
+* language-model laws (registered on import, :mod:`jaxscale._zoo_lm`): ``overtraining`` and
+  ``error_link`` (Gadre et al. 2024; chain them with :func:`predict_chain`), ``lr_annealing``
+  (Tissue et al. 2024; inputs from :func:`schedule_inputs`), ``data_constrained`` (Muennighoff
+  et al. 2023), ``data_filtering`` (Goyal et al. 2024).
 * fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`).
 * uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`; :func:`bayes_fit` (NumPyro NUTS)
   -> :class:`PosteriorResult`; :func:`compare_laws` (PSIS-LOO and held-out error).
-* extrapolation: :func:`predict`, :func:`compute_optimal`.
+* extrapolation: :func:`predict`, :func:`compute_optimal`, :func:`predict_chain`; isoFLOP
+  analysis (Hoffmann et al. approach 2): :func:`fit_isoflop` -> :class:`IsoflopResult`.
 * objectives and solvers: :func:`huber`, :func:`squared_log`, :func:`squared`,
   :func:`get_solver`, :func:`levenberg_marquardt`, :func:`damped_newton`.
 * data: :func:`load_data`, :func:`synthetic_chinchilla`.
+* plots (matplotlib): :func:`plot_fit`, :func:`plot_isoloss`, :func:`plot_exponents`, :func:`plot_isoflop`.
+* saved results and failures: :func:`save`, :func:`load` (JSON / netCDF, checked on load);
+  ``on_failure=`` with :class:`ConvergenceWarning`, :class:`BoundWarning`,
+  :class:`BootstrapWarning`, :class:`SamplingWarning` or :class:`ConvergenceError`.
 
 Computation is float64 by default, inside a scoped ``jax.enable_x64`` (the global JAX
 configuration is never changed).
@@ -21,6 +33,7 @@ from .bayes import SamplingWarning as SamplingWarning
 from .bayes import bayes_fit as bayes_fit
 from .bayes import compare_laws as compare_laws
 from .bootstrap import BootstrapResult as BootstrapResult
+from .bootstrap import BootstrapWarning as BootstrapWarning
 from .bootstrap import bootstrap as bootstrap
 from .data import EPOCH_PARAMS as EPOCH_PARAMS
 from .data import Dataset as Dataset
@@ -28,6 +41,11 @@ from .data import load_data as load_data
 from .data import synthetic_chinchilla as synthetic_chinchilla
 from .extrapolate import compute_optimal as compute_optimal
 from .extrapolate import predict as predict
+from .extrapolate import predict_chain as predict_chain
+from .io import load as load
+from .io import save as save
+from .fit import BoundWarning as BoundWarning
+from .fit import ConvergenceError as ConvergenceError
 from .fit import ConvergenceWarning as ConvergenceWarning
 from .fit import FitResult as FitResult
 from .fit import GroupedFit as GroupedFit
@@ -43,13 +61,23 @@ from .laws import law as law
 from .laws import list_laws as list_laws
 from .laws import power_law as power_law
 from .laws import saturating_power_law as saturating_power_law
+from .isoflop import IsoflopResult as IsoflopResult
+from .isoflop import fit_isoflop as fit_isoflop
 from .objectives import Objective as Objective
 from .objectives import huber as huber
 from .objectives import squared as squared
 from .objectives import squared_log as squared_log
+from .plots import plot_exponents as plot_exponents
+from .plots import plot_fit as plot_fit
+from .plots import plot_isoflop as plot_isoflop
+from .plots import plot_isoloss as plot_isoloss
 from .solvers import SolverSpec as SolverSpec
 from .solvers import damped_newton as damped_newton
 from .solvers import get_solver as get_solver
 from .solvers import levenberg_marquardt as levenberg_marquardt
+from . import zoo as zoo
+
+from . import _zoo_lm as _zoo_lm  # registers LM laws
+from ._zoo_lm import schedule_inputs as schedule_inputs
 
 __version__ = "0.1.0"

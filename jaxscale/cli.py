@@ -1,6 +1,8 @@
 """Command line: ``jaxscale fit``, ``jaxscale demo``.
 
-Errors in the input exit with status 2 and a one-line message on stderr, no traceback.
+Errors in the input exit with status 2 and a one-line message on stderr, no traceback; with
+``--on-failure raise`` a failed fit (best start not converged, parameter on a bound, failed
+resamples, bad r-hat) exits with status 3. Warnings are printed as one line each.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 
 import pandas as pd
 
 from .bootstrap import bootstrap
 from .data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
 from .extrapolate import compute_optimal, predict
-from .fit import fit
+from .fit import ConvergenceError, fit
 from .laws import list_laws
 
 __all__ = ["main"]
@@ -51,17 +54,38 @@ def _format_fit(result) -> str:
              f"starts: {result.n_starts}   converged: {result.n_converged}   at best objective: {result.n_at_best}",
              f"objective: {result.objective:.10g}   best start converged: {'yes' if result.converged else 'NO'}",
              ""]
+    if result.at_bound:
+        lines.insert(-1, f"ON A BOUND (not determined by the data): {', '.join(result.at_bound)}")
     table = result.table()[["value"]].copy()
     table["value"] = table["value"].map(lambda v: f"{v:.6g}")
     lines.append(table.to_string())
     return "\n".join(lines)
 
 
+def _schedule_data(args):
+    """Laws with a learning-rate schedule input (``eta``, e.g. ``lr_annealing``) read a long-format
+    CSV (columns run, step, lr, loss: the LR at every step, the loss where evaluated) and turn it
+    into one schedule per point with :func:`jaxscale.schedule_inputs`."""
+    from .data import _as_frame
+    from .laws import get_law
+
+    law = get_law(args.law)
+    if "eta" not in law.inputs or not isinstance(args.data, str):
+        return args.data
+    from ._zoo_lm import schedule_inputs
+
+    data = schedule_inputs(_as_frame(args.data), loss=args.target)
+    data.pop("run")
+    return data
+
+
 def _fit_from_args(args):
+    args.data = _schedule_data(args)
     kind, n = _parse_starts(args.starts)
     return fit(args.law, args.data, inputs=parse_mapping(args.inputs), target=args.target, weights=args.weights,
                group=getattr(args, "group", None), loss=args.loss, delta=args.delta, solver=args.solver, starts=kind,
-               n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress)
+               n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress,
+               on_failure=args.on_failure)
 
 
 def _uncertainty_from_args(args, result):
@@ -74,7 +98,7 @@ def _uncertainty_from_args(args, result):
         post = bayes_fit(result.law, args.data, inputs=parse_mapping(args.inputs), target=args.target,
                          weights=args.weights, likelihood=args.likelihood, delta=args.delta, chains=args.chains,
                          warmup=args.warmup, samples=args.samples, seed=args.seed, init=result, level=args.level,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, on_failure=args.on_failure)
         if args.save_idata:
             post.to_netcdf(args.save_idata)
         return post
@@ -86,12 +110,15 @@ def _bootstrap_from_args(args, result):
         return result
     cluster = None
     if args.cluster is not None:
+        if not isinstance(args.data, str):
+            raise ValueError("--cluster is not supported for laws with schedule inputs; use --scheme iid or residual")
         frame = pd.read_csv(args.data)
         if args.cluster not in frame.columns:
             raise ValueError(f"unknown cluster column {args.cluster!r}; available columns: {list(frame.columns)}")
         cluster = frame[args.cluster].to_numpy()
     return bootstrap(result, args.bootstrap, scheme="cluster" if cluster is not None else args.scheme,
-                     cluster=cluster, seed=args.seed, level=args.level, progress=not args.no_progress)
+                     cluster=cluster, seed=args.seed, level=args.level, progress=not args.no_progress,
+                     on_failure=args.on_failure)
 
 
 def _format_intervals(boot) -> str:
@@ -150,7 +177,30 @@ def _cmd_fit(args) -> int:
             payload["predictions"] = table.to_dict(orient="records")
     if args.json:
         _write_json(args.json, payload)
+    _save_from_args(args, result)
+    _plot_from_args(args, result)
     return 0
+
+
+def _plot_from_args(args, result, **kwargs) -> None:
+    """--plot PATH: data, fitted law and its band (jaxscale.plots.plot_fit), written to PATH."""
+    if getattr(args, "plot", None):
+        if getattr(args, "group", None) is not None:
+            raise ValueError("--plot with --group is not supported; fit each group's CSV")
+        from .plots import plot_fit
+
+        plot_fit(result, save=args.plot, **kwargs)
+        print(f"\nplot written to {args.plot}")
+
+
+def _save_from_args(args, result) -> None:
+    """--save PATH: the result (point fit JSON, bootstrap or posterior netCDF), see jaxscale.io."""
+    if getattr(args, "save", None):
+        if args.group is not None:
+            raise ValueError("--save with --group is not supported; fit each group's CSV")
+        from .io import save
+
+        save(result, args.save)
 
 
 def _cmd_optimal(args) -> int:
@@ -179,6 +229,7 @@ def _cmd_demo(args) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.json:
         _write_json(args.json, {**boot.to_dict(), "optimal": table.to_dict(orient="records")})
+    _plot_from_args(args, boot, extrapolate_to=1e24)
     return 0
 
 
@@ -208,10 +259,20 @@ def _add_fit_args(f) -> None:
     f.add_argument("--save-idata", default=None, metavar="PATH.nc", help="save the NUTS InferenceData (netCDF)")
     f.add_argument("--json", default=None, help="write a JSON summary here")
     f.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    f.add_argument("--on-failure", default="warn", choices=["warn", "raise", "ignore"],
+                   help="non-converged fit, parameter on a bound, failed resamples, bad r_hat: warn (default), "
+                        "raise (exit 3) or ignore")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxscale", description="Fast scaling-law fits with honest uncertainty.")
+    parser = _Parser(prog="jaxscale", description="Fast scaling-law fits with honest uncertainty.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     f = sub.add_parser("fit", help="fit a law to a CSV file")
@@ -219,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--group", default=None, help="fit one law per value of this column")
     f.add_argument("--predict", default=None, metavar="N=..,D=..",
                    help="predict at these inputs (several values separated by ;)")
+    f.add_argument("--save", default=None, metavar="PATH",
+                   help="save the result to load later with jaxscale.load (fit: JSON; bootstrap, NUTS: netCDF)")
+    f.add_argument("--plot", default=None, metavar="PATH.png", help="plot the data, the fit and its band to PATH")
     f.set_defaults(func=_cmd_fit)
 
     o = sub.add_parser("optimal", help="compute-optimal N and D for a compute budget")
@@ -230,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise and the bootstrap")
     d.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     d.add_argument("--json", default=None, help="write a JSON summary here")
+    d.add_argument("--plot", default=None, metavar="PATH.png", help="plot the fit extrapolated to 1e24 FLOP to PATH")
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
     d.set_defaults(func=_cmd_demo)
     return parser
@@ -238,10 +303,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"jaxscale: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
     try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"jaxscale: error: {err}", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line_warning
+            return args.func(args)
+    except ConvergenceError as err:  # --on-failure raise
+        print(f"jaxscale: failed: {' '.join(str(err).split())}", file=sys.stderr)
+        return 3
+    except (ValueError, OSError, RuntimeError) as err:
+        print(f"jaxscale: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

@@ -3,11 +3,21 @@
 skip when the folder is missing; under CI (CI=true) they fail instead."""
 
 import os
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pytest
+# Test-session setting (tests only; the library never touches global JAX config): a persistent
+# compilation cache shared by the pytest-xdist workers of one run, so a program that both workers
+# need (the session fixtures' fits) compiles once. Removed at the end of the run.
+# A cache directory the user set is used as it is and never removed.
+_run = os.environ.get("PYTEST_XDIST_TESTRUNUID", f"single-{os.getpid()}")
+_OWN_CACHE = os.path.join(tempfile.gettempdir(), f"jaxscale-tests-{_run}")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _OWN_CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +69,11 @@ def epoch_fit(epoch_df):
     import jaxscale as js
 
     return js.fit("chinchilla", epoch_df, progress=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's own compilation cache (on the xdist controller, or a plain single process)."""
+    if not hasattr(session.config, "workerinput") and os.environ.get("JAX_COMPILATION_CACHE_DIR") == _OWN_CACHE:
+        import shutil
+
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
