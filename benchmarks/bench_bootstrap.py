@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 import jaxscale as js
-from jaxscale.bootstrap import resample_weights
+from jaxscale._bootstrap import resample_weights
 
 from ._common import chinchilla_data, machine, timed
 from .bench_fit import scipy_objective

@@ -30,9 +30,9 @@ import numpy as np
 import jaxscale as js
 from jaxscale._config import precision
 from jaxscale._starts import make_starts
-from jaxscale.bootstrap import basin_starts, resample_weights
-from jaxscale.fit import model_output
-from jaxscale.objectives import huber
+from jaxscale._bootstrap import basin_starts, resample_weights
+from jaxscale._fit import model_output
+from jaxscale._objectives import huber
 
 from ._common import ROOT, chinchilla_data, machine, timed
 from .bench_fit import scipy_loop, scipy_objective

@@ -28,29 +28,29 @@ Computation is float64 by default, inside a scoped ``jax.enable_x64`` (the globa
 configuration is never changed).
 """
 
-from .bayes import PosteriorResult as PosteriorResult
-from .bayes import SamplingWarning as SamplingWarning
-from .bayes import bayes_fit as bayes_fit
-from .bayes import compare_laws as compare_laws
-from .bootstrap import BootstrapResult as BootstrapResult
-from .bootstrap import BootstrapWarning as BootstrapWarning
-from .bootstrap import bootstrap as bootstrap
-from .data import EPOCH_PARAMS as EPOCH_PARAMS
-from .data import Dataset as Dataset
-from .data import load_data as load_data
-from .data import synthetic_chinchilla as synthetic_chinchilla
-from .extrapolate import compute_optimal as compute_optimal
-from .extrapolate import predict as predict
-from .extrapolate import predict_chain as predict_chain
-from .io import load as load
-from .io import save as save
-from .fit import BoundWarning as BoundWarning
-from .fit import ConvergenceError as ConvergenceError
-from .fit import ConvergenceWarning as ConvergenceWarning
-from .fit import FitResult as FitResult
-from .fit import GroupedFit as GroupedFit
-from .fit import StartResults as StartResults
-from .fit import fit as fit
+from ._bayes import PosteriorResult as PosteriorResult
+from ._bayes import SamplingWarning as SamplingWarning
+from ._bayes import bayes_fit as bayes_fit
+from ._bayes import compare_laws as compare_laws
+from ._bootstrap import BootstrapResult as BootstrapResult
+from ._bootstrap import BootstrapWarning as BootstrapWarning
+from ._bootstrap import bootstrap as bootstrap
+from ._data import EPOCH_PARAMS as EPOCH_PARAMS
+from ._data import Dataset as Dataset
+from ._data import load_data as load_data
+from ._data import synthetic_chinchilla as synthetic_chinchilla
+from ._extrapolate import compute_optimal as compute_optimal
+from ._extrapolate import predict as predict
+from ._extrapolate import predict_chain as predict_chain
+from ._io import load as load
+from ._io import save as save
+from ._fit import BoundWarning as BoundWarning
+from ._fit import ConvergenceError as ConvergenceError
+from ._fit import ConvergenceWarning as ConvergenceWarning
+from ._fit import FitResult as FitResult
+from ._fit import GroupedFit as GroupedFit
+from ._fit import StartResults as StartResults
+from ._fit import fit as fit
 from .laws import Law as Law
 from .laws import Param as Param
 from .laws import Prior as Prior
@@ -61,23 +61,23 @@ from .laws import law as law
 from .laws import list_laws as list_laws
 from .laws import power_law as power_law
 from .laws import saturating_power_law as saturating_power_law
-from .isoflop import IsoflopResult as IsoflopResult
-from .isoflop import fit_isoflop as fit_isoflop
-from .objectives import Objective as Objective
-from .objectives import huber as huber
-from .objectives import squared as squared
-from .objectives import squared_log as squared_log
-from .plots import plot_exponents as plot_exponents
-from .plots import plot_fit as plot_fit
-from .plots import plot_isoflop as plot_isoflop
-from .plots import plot_isoloss as plot_isoloss
-from .solvers import SolverSpec as SolverSpec
-from .solvers import damped_newton as damped_newton
-from .solvers import get_solver as get_solver
-from .solvers import levenberg_marquardt as levenberg_marquardt
+from ._isoflop import IsoflopResult as IsoflopResult
+from ._isoflop import fit_isoflop as fit_isoflop
+from ._objectives import Objective as Objective
+from ._objectives import huber as huber
+from ._objectives import squared as squared
+from ._objectives import squared_log as squared_log
+from ._plots import plot_exponents as plot_exponents
+from ._plots import plot_fit as plot_fit
+from ._plots import plot_isoflop as plot_isoflop
+from ._plots import plot_isoloss as plot_isoloss
+from ._solvers import SolverSpec as SolverSpec
+from ._solvers import damped_newton as damped_newton
+from ._solvers import get_solver as get_solver
+from ._solvers import levenberg_marquardt as levenberg_marquardt
 from . import zoo as zoo
 
 from . import _zoo_lm as _zoo_lm  # registers LM laws
 from ._zoo_lm import schedule_inputs as schedule_inputs
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__

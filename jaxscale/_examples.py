@@ -30,7 +30,7 @@ def _lr_inputs(rng):
 
 def _designs():
     from . import zoo
-    from .data import EPOCH_PARAMS
+    from ._data import EPOCH_PARAMS
 
     return {
         "power_law": ({"a": 5.0, "alpha": 0.3}, lambda r: {"x": np.logspace(1, 6, 20)}),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale.bayes import HuberDensity, bayes_fit
+from jaxscale._bayes import HuberDensity, bayes_fit
 
 
 def _saturating_data(rng, n=40, noise=0.02, E=1.5, A=20.0, alpha=0.45):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale.bootstrap import basin_starts, resample_weights
-from jaxscale.fit import _target_space, solve_batch
+from jaxscale._bootstrap import basin_starts, resample_weights
+from jaxscale._fit import _target_space, solve_batch
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import jaxscale as js
-from jaxscale.cli import main
+from jaxscale._cli import main
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_demo_prints_intervals_and_allocation(capsys):
 
 
 def test_console_entry_point_is_installed():
-    proc = subprocess.run([sys.executable, "-m", "jaxscale.cli", "--help"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-m", "jaxscale._cli", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "demo" in proc.stdout
 
 

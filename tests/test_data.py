@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import jaxscale as js
-from jaxscale.data import load_data
+from jaxscale._data import load_data
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale.fit import solve_batch
-from jaxscale.objectives import huber
+from jaxscale._fit import solve_batch
+from jaxscale._objectives import huber
 
 
 def test_full_grid_reproduces_epoch_grid_fit(epoch_fit, epoch_reference):

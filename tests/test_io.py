@@ -14,8 +14,8 @@ import xarray as xr
 
 import jaxscale as js
 from jaxscale import _arviz
-from jaxscale import io as jio
-from jaxscale.cli import main
+from jaxscale import _io as jio
+from jaxscale._cli import main
 
 X = np.logspace(0, 5, 16)
 Y = (1.5 + 20.0 * X ** -0.45) * np.exp(0.01 * np.random.default_rng(7).standard_normal(16))

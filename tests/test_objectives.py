@@ -35,8 +35,8 @@ def test_weights_multiply_point_losses():
 def test_objectives_compare_by_value_and_names():
     assert js.huber(1e-3) == js.huber(1e-3)
     assert js.huber(1e-3) != js.huber(1e-2)
-    assert js.objectives.get_objective("squared").space == "linear"
+    assert js._objectives.get_objective("squared").space == "linear"
     with pytest.raises(ValueError, match="unknown loss"):
-        js.objectives.get_objective("l7")
+        js._objectives.get_objective("l7")
     with pytest.raises(ValueError, match="delta"):
         js.huber(0.0)

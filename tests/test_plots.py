@@ -15,7 +15,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
 import jaxscale as js
-from jaxscale.cli import main
+from jaxscale._cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def test_plot_exponents_bootstrap(chin, tmp_path):
 def test_plot_exponents_posterior_uses_arviz(chin):
     """A PosteriorResult goes through ArviZ's plot_posterior (draws made up here: no sampling)."""
     from jaxscale import _arviz
-    from jaxscale.bayes import PosteriorResult
+    from jaxscale._bayes import PosteriorResult
 
     _, res, _ = chin
     rng = np.random.default_rng(0)

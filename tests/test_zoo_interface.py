@@ -13,7 +13,7 @@ import pytest
 
 import jaxscale as js
 from jaxscale import _examples
-from jaxscale.cli import main
+from jaxscale._cli import main
 
 NAMES = _examples.names()
 # LM without the Newton polish: these small problems converge without it, and it compiles ~25% faster
@@ -76,7 +76,7 @@ def _check_model_density(law, data, fit):
     from numpyro.infer.util import log_density
 
     from jaxscale._config import precision
-    from jaxscale.bayes import make_model
+    from jaxscale._bayes import make_model
 
     model = make_model(law)
     with precision():
@@ -95,7 +95,7 @@ def _check_cli(law, data, fit, tmp_path, capsys, monkeypatch):
     second compile per law would not fit the CI budget); end-to-end CLI fits are in test_cli.py."""
     import json
 
-    import jaxscale.cli as cli
+    import jaxscale._cli as cli
 
     name = law.name
     if "eta" in law.inputs:  # schedule laws read long-format loss curves (run, step, lr, loss)

@@ -13,8 +13,8 @@ import pytest
 import jaxscale as js
 from jaxscale import _zoo_lm as zl
 from jaxscale._config import precision
-from jaxscale.bootstrap import BootstrapResult
-from jaxscale.extrapolate import predict_chain
+from jaxscale._bootstrap import BootstrapResult
+from jaxscale._extrapolate import predict_chain
 
 # Levenberg-Marquardt without the damped-Newton polish: on least-squares objectives LM's
 # Gauss-Newton model is exact near the optimum, and skipping the polish phase cuts compile time

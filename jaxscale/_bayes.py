@@ -31,8 +31,8 @@ import pandas as pd
 from . import _arviz
 from ._config import precision
 from ._draws import DrawsMixin
-from .data import _as_frame, load_data, parse_mapping
-from .fit import FitResult, _check_on_failure, _check_points, _fail, fit as point_fit
+from ._data import _as_frame, load_data, parse_mapping
+from ._fit import FitResult, _check_on_failure, _check_points, _fail, fit as point_fit
 from .laws import Law, Prior, get_law
 
 __all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
@@ -377,7 +377,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
       progress: a progress bar over the NUTS steps (ticked from inside the compiled program).
 
     Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences;
-    ``on_failure="raise"`` raises :class:`~jaxscale.fit.ConvergenceError` instead and ``"ignore"``
+    ``on_failure="raise"`` raises :class:`~jaxscale.ConvergenceError` instead and ``"ignore"``
     stays silent (also passed to the default point fit).
     """
     law = get_law(law)

@@ -1,16 +1,16 @@
 """Saved results: a fit, bootstrap or posterior saved to disk and loaded back bit-for-bit.
 
-* :class:`~jaxscale.fit.FitResult` -> JSON. Floats are written with Python's shortest round-trip
+* :class:`~jaxscale.FitResult` -> JSON. Floats are written with Python's shortest round-trip
   ``repr`` (non-finite values as the strings ``"nan"``, ``"inf"``, ``"-inf"``), so every number,
   including every start's status and the fitted data, loads back identical.
-* :class:`~jaxscale.bootstrap.BootstrapResult` -> netCDF-4 (xarray, h5netcdf engine): the draws,
+* :class:`~jaxscale.BootstrapResult` -> netCDF-4 (xarray, h5netcdf engine): the draws,
   converged flags, objectives and jackknife as float64/bool variables, the full-data fit as its
   JSON text in a ``uint8`` variable.
 * :class:`~jaxscale.bayes.PosteriorResult` -> the ArviZ InferenceData netCDF (through
   :mod:`jaxscale._arviz`) with one extra group ``jaxscale`` holding the fit and the settings.
 
 Every file records the law's name and version, the sha256 of the data actually fitted
-(:func:`jaxscale.fit.data_sha256`), the seeds, and the jaxscale, jax and NumPy versions, the
+(:func:`jaxscale.data_sha256`), the seeds, and the jaxscale, jax and NumPy versions, the
 backend and the device kind it was computed on. :func:`load` checks them: a law whose version
 differs from the saved one raises, and so does data whose hash no longer matches (a damaged
 file). A law that is not registered must be passed as ``load(path, law=my_law)``.
@@ -29,11 +29,11 @@ import tempfile
 
 import numpy as np
 
-from .data import Dataset
-from .fit import FitResult, StartResults
+from ._data import Dataset
+from ._fit import FitResult, StartResults
 from .laws import Law, get_law
-from .objectives import Objective
-from .solvers import SolverSpec
+from ._objectives import Objective
+from ._solvers import SolverSpec
 
 __all__ = ["save", "load", "metadata", "FORMAT_VERSION"]
 
@@ -49,7 +49,7 @@ def metadata(fit: FitResult) -> dict:
     """What a saved result records so it can be checked later."""
     import jax
 
-    from . import __version__
+    from ._version import __version__
 
     dev = jax.devices()[0]
     return {"law": fit.law.name, "law_version": str(fit.law.version), "data_sha256": fit.data_hash,
@@ -193,7 +193,7 @@ def _bootstrap_dataset(boot):
 
 
 def _bootstrap_from_dataset(xds, law):
-    from .bootstrap import BootstrapResult
+    from ._bootstrap import BootstrapResult
 
     info = json.loads(xds.attrs[_GROUP])
     fit = _fit_from_json(json.loads(np.asarray(xds["fit_json"].values, dtype=np.uint8).tobytes()), law)
@@ -219,7 +219,7 @@ def _posterior_group(post):
 
 def _posterior_from_idata(idata, law):
     from . import _arviz
-    from .bayes import PosteriorResult
+    from ._bayes import PosteriorResult
 
     group = _arviz.get_group(idata, _GROUP)
     info = json.loads(group.attrs[_GROUP])
@@ -245,8 +245,8 @@ def save(result, path) -> str:
 
     The format follows the kind of result, whatever the file's extension. Returns ``path``.
     """
-    from .bayes import PosteriorResult
-    from .bootstrap import BootstrapResult
+    from ._bayes import PosteriorResult
+    from ._bootstrap import BootstrapResult
 
     if isinstance(result, FitResult):
         payload = _json_bytes(_fit_to_json(result))

@@ -21,10 +21,10 @@ import pandas as pd
 
 from ._config import precision, resolve_dtype
 from ._starts import make_starts
-from .data import Dataset, load_data
+from ._data import Dataset, load_data
 from .laws import Law, get_law
-from .objectives import Objective, get_objective
-from .solvers import Problem, SolverSpec, diagnose, get_solver, minimize
+from ._objectives import Objective, get_objective
+from ._solvers import Problem, SolverSpec, diagnose, get_solver, minimize
 
 __all__ = ["fit", "FitResult", "GroupedFit", "StartResults", "solve_batch", "ConvergenceWarning", "BoundWarning",
            "ConvergenceError", "params_at_bound"]

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import precision
-from .data import _as_frame, load_data, parse_mapping
-from .extrapolate import _numeric_optimal, chinchilla_optimal
+from ._data import _as_frame, load_data, parse_mapping
+from ._extrapolate import _numeric_optimal, chinchilla_optimal
 
 __all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop"]
 
@@ -441,7 +441,7 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
                              f"{list(fit.law.inputs)}")
     else:
         try:
-            from .isoflop import fit_isoflop
+            from ._isoflop import fit_isoflop
 
             iso = fit_isoflop({"N": n, "C": c, "loss": y}, n_resamples=0)
         except (ImportError, ValueError):  # e.g. a budget whose parabola opens downward: plain polyfit below

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ._config import precision
 from ._draws import DrawsMixin
-from .fit import FitResult, StartResults, _check_on_failure, _fail, _target_space, model_output, solve_batch
+from ._fit import FitResult, StartResults, _check_on_failure, _fail, _target_space, model_output, solve_batch
 
 __all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights"]
 
@@ -83,7 +83,7 @@ class BootstrapResult(DrawsMixin):
     """Bootstrap draws of a fit's parameters, with their status.
 
     Attributes:
-      fit: the full-data :class:`~jaxscale.fit.FitResult`.
+      fit: the full-data :class:`~jaxscale.FitResult`.
       draws: natural-space parameters, ``{name: array (n_resamples,)}`` (all resamples).
       converged: per-resample flag; intervals and SEs use converged resamples only.
       objective: per-resample best objective.
@@ -173,7 +173,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
-      fit: a :class:`~jaxscale.fit.FitResult` (from :func:`jaxscale.fit`; its grid fit supplies
+      fit: a :class:`~jaxscale.FitResult` (from :func:`jaxscale.fit`; its grid fit supplies
         the starts of every resample, see the module docstring).
       n_resamples: number of resamples (Epoch AI used 4,000).
       scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: an array with one label per data point)
@@ -186,7 +186,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
       chunk_size: resamples per compiled batch (default: sized to bound memory).
       progress: progress bar when the work spans several chunks.
       on_failure: when any resample (or jackknife fit) did not converge: ``"warn"`` (default,
-        :class:`BootstrapWarning` with the count), ``"raise"`` (:class:`~jaxscale.fit.ConvergenceError`)
+        :class:`BootstrapWarning` with the count), ``"raise"`` (:class:`~jaxscale.ConvergenceError`)
         or ``"ignore"``. Non-converged resamples are never used in intervals or SEs; their number
         is ``n_resamples - n_converged`` (also in ``to_dict``).
     """

@@ -16,10 +16,10 @@ import warnings
 
 import pandas as pd
 
-from .bootstrap import bootstrap
-from .data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
-from .extrapolate import compute_optimal, predict
-from .fit import ConvergenceError, fit
+from ._bootstrap import bootstrap
+from ._data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
+from ._extrapolate import compute_optimal, predict
+from ._fit import ConvergenceError, fit
 from .laws import list_laws
 
 __all__ = ["main"]
@@ -66,7 +66,7 @@ def _schedule_data(args):
     """Laws with a learning-rate schedule input (``eta``, e.g. ``lr_annealing``) read a long-format
     CSV (columns run, step, lr, loss: the LR at every step, the loss where evaluated) and turn it
     into one schedule per point with :func:`jaxscale.schedule_inputs`."""
-    from .data import _as_frame
+    from ._data import _as_frame
     from .laws import get_law
 
     law = get_law(args.law)
@@ -93,7 +93,7 @@ def _uncertainty_from_args(args, result):
     if args.method == "nuts":
         if args.bootstrap:
             raise ValueError("choose either --bootstrap or --method nuts, not both")
-        from .bayes import bayes_fit
+        from ._bayes import bayes_fit
 
         post = bayes_fit(result.law, args.data, inputs=parse_mapping(args.inputs), target=args.target,
                          weights=args.weights, likelihood=args.likelihood, delta=args.delta, chains=args.chains,
@@ -187,7 +187,7 @@ def _plot_from_args(args, result, **kwargs) -> None:
     if getattr(args, "plot", None):
         if getattr(args, "group", None) is not None:
             raise ValueError("--plot with --group is not supported; fit each group's CSV")
-        from .plots import plot_fit
+        from ._plots import plot_fit
 
         plot_fit(result, save=args.plot, **kwargs)
         print(f"\nplot written to {args.plot}")
@@ -198,7 +198,7 @@ def _save_from_args(args, result) -> None:
     if getattr(args, "save", None):
         if args.group is not None:
             raise ValueError("--save with --group is not supported; fit each group's CSV")
-        from .io import save
+        from ._io import save
 
         save(result, args.save)
 

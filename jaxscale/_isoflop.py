@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
-from .data import _as_frame, _column
+from ._data import _as_frame, _column
 
 __all__ = ["fit_isoflop", "IsoflopResult"]
 
