@@ -31,7 +31,7 @@ import jaxscale as js
 from jaxscale._config import precision
 from jaxscale._starts import make_starts
 from jaxscale._bootstrap import basin_starts, resample_weights
-from jaxscale._fit import model_output
+from jaxscale._engine import model_output
 from jaxscale._objectives import huber
 
 from ._common import ROOT, chinchilla_data, machine, timed

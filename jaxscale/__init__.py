@@ -29,11 +29,9 @@ configuration is never changed).
 """
 
 from ._bayes import PosteriorResult as PosteriorResult
-from ._bayes import SamplingWarning as SamplingWarning
 from ._bayes import bayes_fit as bayes_fit
 from ._bayes import compare_laws as compare_laws
 from ._bootstrap import BootstrapResult as BootstrapResult
-from ._bootstrap import BootstrapWarning as BootstrapWarning
 from ._bootstrap import bootstrap as bootstrap
 from ._data import EPOCH_PARAMS as EPOCH_PARAMS
 from ._data import Dataset as Dataset
@@ -42,14 +40,16 @@ from ._data import synthetic_chinchilla as synthetic_chinchilla
 from ._extrapolate import compute_optimal as compute_optimal
 from ._extrapolate import predict as predict
 from ._extrapolate import predict_chain as predict_chain
+from ._status import BootstrapWarning as BootstrapWarning
+from ._status import BoundWarning as BoundWarning
+from ._status import ConvergenceError as ConvergenceError
+from ._status import ConvergenceWarning as ConvergenceWarning
+from ._status import SamplingWarning as SamplingWarning
 from ._io import load as load
 from ._io import save as save
-from ._fit import BoundWarning as BoundWarning
-from ._fit import ConvergenceError as ConvergenceError
-from ._fit import ConvergenceWarning as ConvergenceWarning
 from ._fit import FitResult as FitResult
 from ._fit import GroupedFit as GroupedFit
-from ._fit import StartResults as StartResults
+from ._engine import StartResults as StartResults
 from ._fit import fit as fit
 from .laws import Law as Law
 from .laws import Param as Param

@@ -31,17 +31,16 @@ import pandas as pd
 from . import _arviz
 from ._config import precision
 from ._draws import DrawsMixin
-from ._data import _as_frame, load_data, parse_mapping
-from ._fit import FitResult, _check_on_failure, _check_points, _fail, fit as point_fit
+from ._data import as_frame, load_data, parse_mapping
+from ._fit import FitResult, fit as point_fit
+from ._status import SamplingWarning, check_on_failure, fail
+from ._validate import check_points
 from .laws import Law, Prior, get_law
 
 __all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
 
 LIKELIHOODS = ("gaussian", "student_t", "huber")
 
-
-class SamplingWarning(UserWarning):
-    """r-hat above 1.01 or divergent transitions: the posterior may be unreliable."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -381,10 +380,10 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     stays silent (also passed to the default point fit).
     """
     law = get_law(law)
-    _check_on_failure(on_failure)
+    check_on_failure(on_failure)
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
-    _check_points(law, ds.weights, "the data", ds)
+    check_points(law, ds.weights, "the data", ds)
     noise_arr = None
     if noise is not None:
         frame_noise = load_data(data, law, inputs=inputs, target=noise, log_target=True)
@@ -430,7 +429,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level)
     bad = {k: v for k, v in result.r_hat.items() if not v <= 1.01}
     if bad or result.n_divergences:
-        _fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
+        fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
               "Run longer, raise target_accept or check the priors.", SamplingWarning, on_failure, stacklevel=2)
     return result
 
@@ -454,7 +453,7 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
         raise ValueError("compare_laws needs laws with distinct names")
     mapping = parse_mapping(inputs)
     idatas, extra = {}, {}
-    frame = _as_frame(data)
+    frame = as_frame(data)
     scale_col = scale or mapping.get(laws[0].inputs[0], laws[0].inputs[0])
     if scale_col not in frame.columns:
         raise ValueError(f"unknown scale column {scale_col!r}; available columns: {list(frame.columns)}")

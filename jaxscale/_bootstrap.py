@@ -26,13 +26,12 @@ import pandas as pd
 
 from ._config import precision
 from ._draws import DrawsMixin
-from ._fit import FitResult, StartResults, _check_on_failure, _fail, _target_space, model_output, solve_batch
+from ._engine import StartResults, model_output, solve_batch
+from ._fit import FitResult
+from ._status import BootstrapWarning, check_on_failure, fail
 
 __all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights"]
 
-
-class BootstrapWarning(UserWarning):
-    """Some resamples did not converge: they are counted and left out of intervals and SEs."""
 
 
 def basin_starts(fit: FitResult, n_basins: int = 4, rtol: float = 1e-3) -> np.ndarray:
@@ -190,7 +189,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         or ``"ignore"``. Non-converged resamples are never used in intervals or SEs; their number
         is ``n_resamples - n_converged`` (also in ``to_dict``).
     """
-    _check_on_failure(on_failure)
+    check_on_failure(on_failure)
     if int(n_resamples) < 1:
         raise ValueError("n_resamples must be >= 1")
     ds, law, obj = fit.data, fit.law, fit.loss
@@ -200,7 +199,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         if extra.shape[1] != law.n_params:
             raise ValueError(f"extra_starts must have shape (S, {law.n_params})")
         starts = np.concatenate([starts, extra])
-    y = _target_space(obj, ds.y)
+    y = obj.target(ds.y)
     base_w = ds.weights
     clusters = None
     if scheme == "cluster":
@@ -233,11 +232,11 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         jys = np.broadcast_to(y, (m, ds.n))
         jack, jconv, _ = _solve_resamples(fit, starts[:1], jxs, jys, jw, n_steps, chunk_size, progress)
         if not jconv.all():
-            _fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name} did not converge; "
+            fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name} did not converge; "
                   "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=2)
     n_bad = int((~conv).sum())
     if n_bad:
-        _fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
+        fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
               f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
               on_failure, stacklevel=2)
     return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), float(level), jack)

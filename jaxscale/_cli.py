@@ -19,7 +19,8 @@ import pandas as pd
 from ._bootstrap import bootstrap
 from ._data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
 from ._extrapolate import compute_optimal, predict
-from ._fit import ConvergenceError, fit
+from ._fit import fit
+from ._status import ConvergenceError
 from .laws import list_laws
 
 __all__ = ["main"]
@@ -66,7 +67,7 @@ def _schedule_data(args):
     """Laws with a learning-rate schedule input (``eta``, e.g. ``lr_annealing``) read a long-format
     CSV (columns run, step, lr, loss: the LR at every step, the loss where evaluated) and turn it
     into one schedule per point with :func:`jaxscale.schedule_inputs`."""
-    from ._data import _as_frame
+    from ._data import as_frame
     from .laws import get_law
 
     law = get_law(args.law)
@@ -74,7 +75,7 @@ def _schedule_data(args):
         return args.data
     from ._zoo_lm import schedule_inputs
 
-    data = schedule_inputs(_as_frame(args.data), loss=args.target)
+    data = schedule_inputs(as_frame(args.data), loss=args.target)
     data.pop("run")
     return data
 

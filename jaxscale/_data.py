@@ -58,7 +58,7 @@ def parse_mapping(spec) -> dict:
     return out
 
 
-def _as_frame(data) -> pd.DataFrame:
+def as_frame(data) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data
     if isinstance(data, (str, os.PathLike)):
@@ -108,7 +108,7 @@ def _numeric(values, what: str) -> np.ndarray:
     return arr
 
 
-def _column(frame: pd.DataFrame, col, what: str) -> np.ndarray:
+def numeric_column(frame: pd.DataFrame, col, what: str) -> np.ndarray:
     wide = frame.attrs.get("arrays2d", {})
     if isinstance(col, str) and col in wide:  # a 2-d input from a mapping: validated elementwise
         return _numeric(wide[col].reshape(-1), f"column {col!r} ({what})").reshape(wide[col].shape)
@@ -135,7 +135,7 @@ def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None
       group: optional column whose values split the data into separately fitted groups.
       log_target: whether the objective takes ``log`` of the target (then it must be > 0).
     """
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame.shape[0] == 0:
         raise ValueError("data have no rows")
     mapping = parse_mapping(inputs)
@@ -143,14 +143,14 @@ def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None
     if unknown_inputs:
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}; unknown input name(s) {sorted(unknown_inputs)}")
     columns = {name: mapping.get(name, name) for name in law.inputs}
-    xs = {name: _column(frame, col, f"input {name}") for name, col in columns.items()}
+    xs = {name: numeric_column(frame, col, f"input {name}") for name, col in columns.items()}
     for name in law.positive_inputs:
         bad = xs[name] <= 0
         if bad.any():
             raise ValueError(f"input {name} (column {columns[name]!r}) must be > 0 because the law takes its log; "
                              f"{int(bad.sum())} value(s) are <= 0, first at row {int(np.argmax(bad))}")
     target_name = target if isinstance(target, str) else "target"
-    y = _column(frame, target, "target")
+    y = numeric_column(frame, target, "target")
     if log_target:
         bad = y <= 0
         if bad.any():
@@ -159,7 +159,7 @@ def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None
     if weights is None:
         w = np.ones_like(y)
     else:
-        w = _column(frame, weights, "weights")
+        w = numeric_column(frame, weights, "weights")
         if (w < 0).any() or not (w > 0).any():
             raise ValueError("weights must be >= 0 and not all zero")
     groups = None

@@ -30,7 +30,8 @@ import tempfile
 import numpy as np
 
 from ._data import Dataset
-from ._fit import FitResult, StartResults
+from ._engine import StartResults
+from ._fit import FitResult
 from .laws import Law, get_law
 from ._objectives import Objective
 from ._solvers import SolverSpec

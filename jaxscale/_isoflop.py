@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
-from ._data import _as_frame, _column
+from ._data import as_frame, numeric_column
 
 __all__ = ["fit_isoflop", "IsoflopResult"]
 
@@ -184,13 +184,13 @@ def fit_isoflop(data, *, N: str = "N", C: str = "C", loss: str = "loss", weights
     from the intervals (``n_valid`` counts the rest). A vertex outside the model sizes of the full
     data only warns (``N_opt`` is then an extrapolation).
     """
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame.shape[0] == 0:
         raise ValueError("data have no rows")
-    n = _column(frame, N, "N")
-    c = _column(frame, C, "C")
-    y = _column(frame, loss, "loss")
-    w = np.ones_like(y) if weights is None else _column(frame, weights, "weights")
+    n = numeric_column(frame, N, "N")
+    c = numeric_column(frame, C, "C")
+    y = numeric_column(frame, loss, "loss")
+    w = np.ones_like(y) if weights is None else numeric_column(frame, weights, "weights")
     for arr, name in ((n, N), (c, C)):
         if np.any(arr <= 0):
             raise ValueError(f"column {name!r} must be > 0 (logs are taken)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["Objective", "huber", "squared_log", "squared", "get_objective"]
 
@@ -38,6 +39,14 @@ class Objective:
         if self.kind == "huber":
             return f"huber(delta={self.delta:g})" + ("" if self.space == "log" else ", linear")
         return "squared_log" if self.space == "log" else "squared"
+
+    def target(self, y):
+        """The target in this objective's space: ``log y`` for log objectives, ``y`` otherwise."""
+        return np.log(y) if self.space == "log" else y
+
+    def model_output(self, law, params, x):
+        """The law's output in this objective's space: its ``log`` prediction for log objectives."""
+        return law.log_predict(params, x) if self.space == "log" else law.predict(params, x)
 
     def residual(self, y, model_out):
         """``r = y - f`` where both are in the objective's space (``log`` or linear)."""

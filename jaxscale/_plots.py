@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import precision
-from ._data import _as_frame, load_data, parse_mapping
+from ._data import as_frame, load_data, parse_mapping
 from ._extrapolate import _numeric_optimal, chinchilla_optimal
 
 __all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop"]
@@ -403,7 +403,7 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
     :math:`N_{opt} = k_N C^a`; with bootstrap draws each minimum gets the interval of
     :math:`k_N C^a` as a horizontal error bar.
     """
-    frame = _as_frame(data)
+    frame = as_frame(data)
     mapping = parse_mapping(inputs)
     n_col, d_col = mapping.get("N", "N"), mapping.get("D", "D")
     for col in (n_col, target):

@@ -8,7 +8,7 @@ import pytest
 
 import jaxscale as js
 from jaxscale._bootstrap import basin_starts, resample_weights
-from jaxscale._fit import _target_space, solve_batch
+from jaxscale._engine import solve_batch
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_resample_fits_match_exhaustive_grid(epoch_fit, epoch_boot):
     counts = resample_weights(epoch_fit.data.n, 300, 42)
     pick = [0, 97, 211]
     ds = epoch_fit.data
-    y = _target_space(epoch_fit.loss, ds.y)
+    y = epoch_fit.loss.target(ds.y)
     grid = js.chinchilla.default_starts()
     for r in pick:
         full = solve_batch(js.chinchilla, epoch_fit.loss, epoch_fit.solver, grid, ds.inputs, y, counts[r],

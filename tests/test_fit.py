@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale._fit import solve_batch
+from jaxscale._engine import solve_batch
 from jaxscale._objectives import huber
 
 
@@ -163,6 +163,10 @@ def test_grouped_fit_equals_separate_fits():
     for key, df in (("a", a), ("b", b)):
         alone = js.fit("chinchilla", df, starts=js.chinchilla.constrain(starts), progress=False)
         for k in js.chinchilla.param_names:
-            assert grouped[key].params[k] == pytest.approx(alone.params[k], rel=1e-8), (key, k)
+            # Both stop at the solver's convergence test (Newton step < xtol = 1e-6 relative), so the
+            # padded batch and the lone fit agree to that tolerance, not to machine precision (the
+            # padded group's reductions sum in another order: measured 4e-8 on B with jax 0.10).
+            assert grouped[key].params[k] == pytest.approx(alone.params[k], rel=1e-6), (key, k)
+        assert grouped[key].objective == pytest.approx(alone.objective, rel=1e-10)
         assert grouped[key].data.n == len(df)
     assert set(grouped.to_dict()["groups"]) == {"a", "b"}

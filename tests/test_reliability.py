@@ -13,7 +13,7 @@ import pytest
 
 import jaxscale as js
 from jaxscale._cli import main
-from jaxscale._fit import BOUND_RTOL, params_at_bound
+from jaxscale._status import BOUND_RTOL, params_at_bound
 
 X = np.logspace(0, 5, 16)
 Z = np.random.default_rng(7).standard_normal(16)
@@ -288,7 +288,7 @@ def test_seeded_random_starts_are_reproducible(good):
 
 
 def test_data_hash_tracks_the_fitted_numbers(good, good_fit):
-    from jaxscale._fit import data_sha256
+    from jaxscale._validate import data_sha256
 
     ds = good_fit.data
     assert data_sha256(ds, ("x",)) == good_fit.data_hash
