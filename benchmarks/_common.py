@@ -29,6 +29,18 @@ def chinchilla_data() -> tuple[pd.DataFrame, str]:
     return js.synthetic_chinchilla(), "jaxscale_synthetic_135"
 
 
+def examples():
+    """The simulated example per law, ``tests/_examples.py`` (a test fixture, not part of the package)."""
+    import sys
+
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import _examples
+
+    return _examples
+
+
 def machine() -> dict:
     return {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
             "cpu_count": os.cpu_count(), "python": platform.python_version(), "jax": jax.__version__,

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxscale as js
-from jaxscale._config import precision
+from jaxscale import precision
 from jaxscale._starts import make_starts
 from jaxscale._bootstrap import basin_starts, resample_weights
 from jaxscale._engine import model_output
@@ -142,7 +142,9 @@ def scipy_law_loop(law, x, y, starts, delta=1e-3):
 
 
 def bench_zoo(cfg, df):
-    from jaxscale import _examples
+    from ._common import examples
+
+    _examples = examples()
 
     rows = {}
     for name in cfg["zoo_laws"] or _examples.names():
@@ -161,7 +163,7 @@ def bench_zoo(cfg, df):
                       "objective": res.objective, "scipy_s": scipy_s, "scipy_scaled_from": len(starts),
                       "scipy_best_objective": scipy_best, "ratio": scipy_s / warm}
     which = "each registered law" if cfg["zoo_laws"] is None else f"{len(rows)} laws (quick mode)"
-    return {"what": f"{which}, simulated example (jaxscale._examples), {cfg['zoo_starts']} Halton starts",
+    return {"what": f"{which}, simulated example (tests/_examples.py), {cfg['zoo_starts']} Halton starts",
             "laws": rows}
 
 

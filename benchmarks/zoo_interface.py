@@ -17,9 +17,9 @@ import warnings
 import numpy as np
 
 import jaxscale as js
-from jaxscale import _examples
+from ._common import examples, machine
 
-from ._common import machine
+_examples = examples()
 
 
 def run_law(name, args):

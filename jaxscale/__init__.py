@@ -3,14 +3,16 @@
 Public API (everything else lives in the modules):
 
 * laws: :class:`Law`, :class:`Param`, :class:`Prior`, :func:`law`, :func:`get_law`,
-  :func:`list_laws` and the built-in laws.
-* the law zoo, :mod:`jaxscale.zoo` (registered on import): ``bnsl``/``bnsl2`` (:func:`zoo.bnsl`
-  for any number of breaks), ``m4``, ``hestness``, ``kaplan_ns``, ``kumar_precision``,
-  ``fp_quant``, ``sigmoid_link``, ``passuntil``.
-* language-model laws (registered on import, :mod:`jaxscale._zoo_lm`): ``overtraining`` and
-  ``error_link`` (Gadre et al. 2024; chain them with :func:`predict_chain`), ``lr_annealing``
-  (Tissue et al. 2024; inputs from :func:`schedule_inputs`), ``data_constrained`` (Muennighoff
-  et al. 2023), ``data_filtering`` (Goyal et al. 2024).
+  :func:`list_laws` and the core built-in laws; every built-in law (registered on import) is in
+  the public subpackage :mod:`jaxscale.laws`, grouped by kind: loss against size and data
+  (``chinchilla``, ``kaplan``, ``kumar_precision``, ``fp_quant``, ``overtraining``,
+  ``data_constrained``, ...), curve-shape and link laws (``bnsl``/``bnsl2``, :func:`laws.make_bnsl`
+  for any number of breaks, ``m4``, ``hestness``, ``sigmoid_link``, ``error_link`` -- chain it
+  with :func:`predict_chain` -- ``passuntil``) and training dynamics (``kaplan_ns``,
+  ``lr_annealing`` with inputs from :func:`schedule_inputs`, ``data_filtering``);
+  learning-rate schedules in :mod:`jaxscale.laws.schedules`.
+* precision: :func:`precision` scopes JAX to float64 (or float32) without touching the global
+  configuration, e.g. to evaluate ``law.predict`` in float64.
 * fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`).
 * uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`; :func:`bayes_fit` (NumPyro NUTS)
   -> :class:`PosteriorResult`; :func:`compare_laws` (PSIS-LOO and held-out error).
@@ -51,16 +53,6 @@ from ._fit import FitResult as FitResult
 from ._fit import GroupedFit as GroupedFit
 from ._engine import StartResults as StartResults
 from ._fit import fit as fit
-from .laws import Law as Law
-from .laws import Param as Param
-from .laws import Prior as Prior
-from .laws import chinchilla as chinchilla
-from .laws import get_law as get_law
-from .laws import kaplan as kaplan
-from .laws import law as law
-from .laws import list_laws as list_laws
-from .laws import power_law as power_law
-from .laws import saturating_power_law as saturating_power_law
 from ._isoflop import IsoflopResult as IsoflopResult
 from ._isoflop import fit_isoflop as fit_isoflop
 from ._objectives import Objective as Objective
@@ -75,9 +67,18 @@ from ._solvers import SolverSpec as SolverSpec
 from ._solvers import damped_newton as damped_newton
 from ._solvers import get_solver as get_solver
 from ._solvers import levenberg_marquardt as levenberg_marquardt
-from . import zoo as zoo
-
-from . import _zoo_lm as _zoo_lm  # registers LM laws
-from ._zoo_lm import schedule_inputs as schedule_inputs
+from . import laws as laws
+from .laws import Law as Law
+from .laws import Param as Param
+from .laws import Prior as Prior
+from .laws import chinchilla as chinchilla
+from .laws import get_law as get_law
+from .laws import kaplan as kaplan
+from .laws import law as law
+from .laws import list_laws as list_laws
+from .laws import power_law as power_law
+from .laws import saturating_power_law as saturating_power_law
+from .laws.schedules import schedule_inputs as schedule_inputs
+from ._config import precision as precision
 
 from ._version import __version__ as __version__

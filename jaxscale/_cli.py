@@ -73,7 +73,7 @@ def _schedule_data(args):
     law = get_law(args.law)
     if "eta" not in law.inputs or not isinstance(args.data, str):
         return args.data
-    from ._zoo_lm import schedule_inputs
+    from .laws.schedules import schedule_inputs
 
     data = schedule_inputs(as_frame(args.data), loss=args.target)
     data.pop("run")

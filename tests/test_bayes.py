@@ -15,7 +15,7 @@ def test_huber_density_normalised_and_sampler_matches():
     import jax
     import jax.numpy as jnp
 
-    from jaxscale._config import precision
+    from jaxscale import precision
 
     with precision():
         d = HuberDensity(0.0, 0.005, 1e-3)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import jaxscale as js
-from jaxscale._config import precision
+from jaxscale import precision
 
 TRUE = {
     "power_law": {"a": 12.0, "alpha": 0.3},

@@ -5,7 +5,7 @@ import pytest
 from scipy.special import huber as scipy_huber
 
 import jaxscale as js
-from jaxscale._config import precision
+from jaxscale import precision
 
 
 def test_huber_matches_scipy_and_is_summed():

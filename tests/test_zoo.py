@@ -1,4 +1,4 @@
-"""The law zoo (jaxscale.zoo): registration, implicit-law solutions and derivatives, and the
+"""The law zoo (jaxscale.laws): registration, implicit-law solutions and derivatives, and the
 published BNSL fit of the 4-digit-addition learning curve (Caballero et al. 2023). Recovery of
 every law from simulated data is in test_zoo_interface.py.
 
@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 import jaxscale as js
-from jaxscale import zoo
-from jaxscale._config import precision
+from jaxscale import laws
+from jaxscale import precision
+from jaxscale.laws import _curve
 
 # LM without the damped-Newton polish: on these (near) zero-residual problems Gauss-Newton already
 # converges quadratically, and one phase less compiles ~25% faster.
@@ -45,7 +46,7 @@ def _designs():
         "m4": ({"eps_inf": 0.3, "eps_0": 4.0, "alpha": 0.7, "beta": 30.0, "c": -0.4},
                {"x": np.logspace(0, 8, n)}, 0.0),
         "hestness": ({"E": 0.2, "L0": 3.0, "x0": 1e3, "alpha": 0.5}, {"x": np.logspace(0, 9, n)}, 0.0),
-        "kaplan_ns": (zoo.KAPLAN_NS_PARAMS,
+        "kaplan_ns": (laws.KAPLAN_NS_PARAMS,
                       {"N": 10 ** rng.uniform(6, 10, n), "S": 10 ** rng.uniform(3, 5.5, n),
                        "B": 10 ** rng.uniform(4, 7.5, n)}, 0.0),
         "kumar_precision": (
@@ -53,7 +54,7 @@ def _designs():
              "gamma_kv": 1.0},
             {"N": 10 ** rng.uniform(7.5, 9.5, 80), "D": 10 ** rng.uniform(9, 11, 80), "P_w": rng.choice(prec, 80),
              "P_a": rng.choice(prec, 80), "P_kv": rng.choice(prec, 80)}, 0.0),
-        "fp_quant": (zoo.FP_QUANT_PARAMS,
+        "fp_quant": (laws.FP_QUANT_PARAMS,
                      {"N": 10 ** rng.uniform(7.5, 9, 80), "D": 10 ** rng.uniform(9.5, 11.3, 80),
                       "E": rng.integers(1, 6, 80).astype(float), "M": rng.integers(0, 7, 80).astype(float),
                       "B": 2.0 ** rng.integers(4, 13, 80)}, 0.0),
@@ -79,7 +80,7 @@ INPUTS = {"bnsl": {"x": np.logspace(1, 4, 30)}, "bnsl2": {"x": np.logspace(0, 6,
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_with_log_fn(name):
     law = js.get_law(name)
-    assert law is getattr(js.zoo, {"bnsl": "bnsl_1", "bnsl2": "bnsl_2"}.get(name, name))
+    assert law is getattr(js.laws, name)
     assert law.formula and "arXiv:" in law.citation and law.__doc__
     assert 1 <= law.default_starts().shape[0] <= 3000
     y, logy = _eval(law, TRUTHS[name], INPUTS[name]), _eval(law, TRUTHS[name], INPUTS[name], log=True)
@@ -88,10 +89,10 @@ def test_registered_with_log_fn(name):
 
 
 def test_bnsl_factory_cached_and_general():
-    assert zoo.bnsl(1) is zoo.bnsl(1) is js.get_law("bnsl")
-    assert zoo.bnsl(2) is js.get_law("bnsl2")
-    law3 = zoo.bnsl(3)
-    assert law3 is zoo.bnsl(3) and "bnsl3" not in js.list_laws()
+    assert laws.make_bnsl(1) is laws.make_bnsl(1) is js.get_law("bnsl")
+    assert laws.make_bnsl(2) is js.get_law("bnsl2")
+    law3 = laws.make_bnsl(3)
+    assert law3 is laws.make_bnsl(3) and "bnsl3" not in js.list_laws()
     assert law3.param_names == ("a", "b", "c0", "c1", "c2", "c3", "d1", "d2", "d3", "f1", "f2", "f3")
     p = {"a": 0.1, "b": 5.0, "c0": 0.1, "c1": 0.5, "c2": 1.0, "c3": -0.3, "d1": 10.0, "d2": 1e3, "d3": 1e5,
          "f1": 0.3, "f2": 0.5, "f3": 0.2}
@@ -101,17 +102,17 @@ def test_bnsl_factory_cached_and_general():
     np.testing.assert_allclose(_eval(law3, p, {"x": x}), direct, rtol=1e-12)
     for bad in (0, -1, 1.5):
         with pytest.raises(ValueError, match="n_breaks"):
-            zoo.bnsl(bad)
+            laws.make_bnsl(bad)
 
 
 def test_kaplan_helpers_and_fixed_point():
-    p = zoo.KAPLAN_NS_PARAMS
-    assert zoo.critical_batch_size(1.0, 2e8, 0.21) == pytest.approx(2e8)
-    assert zoo.critical_batch_size(2.0, 2e8, 0.21) == pytest.approx(2e8 / 2 ** (1 / 0.21))
-    assert zoo.min_steps(1000.0, 1e6, 1e6) == pytest.approx(500.0)
+    p = laws.KAPLAN_NS_PARAMS
+    assert laws.critical_batch_size(1.0, 2e8, 0.21) == pytest.approx(2e8)
+    assert laws.critical_batch_size(2.0, 2e8, 0.21) == pytest.approx(2e8 / 2 ** (1 / 0.21))
+    assert laws.min_steps(1000.0, 1e6, 1e6) == pytest.approx(500.0)
     x = DESIGNS["kaplan_ns"][1]
     L = _eval(js.get_law("kaplan_ns"), p, x)
-    s_min = zoo.min_steps(x["S"], x["B"], zoo.critical_batch_size(L, p["B_star"], p["alpha_B"]))
+    s_min = laws.min_steps(x["S"], x["B"], laws.critical_batch_size(L, p["B_star"], p["alpha_B"]))
     np.testing.assert_allclose((p["Nc"] / x["N"]) ** p["alpha_N"] + (p["Sc"] / s_min) ** p["alpha_S"], L, rtol=1e-12)
 
 
@@ -123,7 +124,7 @@ def test_m4_solves_its_equation():
     alpha = np.array([[0.05], [0.7], [1.0], [3.0]])
     p = {"eps_inf": 0.3, "eps_0": 4.0, "alpha": alpha, "beta": 30.0, "c": -0.4}
     with precision():
-        t = np.asarray(jax.jit(zoo._m4_logit)({k: jnp.asarray(v) for k, v in p.items()}, {"x": jnp.asarray(x)}))
+        t = np.asarray(jax.jit(_curve._m4_logit)({k: jnp.asarray(v) for k, v in p.items()}, {"x": jnp.asarray(x)}))
         log_s, log_1ms = np.asarray(jax.nn.log_sigmoid(t)), np.asarray(jax.nn.log_sigmoid(-t))
     lhs = np.log(3.7) + log_s - alpha * (np.log(3.7) + log_1ms)
     rhs = np.log(30.0) - 0.4 * np.log(x)
@@ -136,7 +137,7 @@ def test_m4_solves_its_equation():
 def test_fp_quant_has_a_critical_data_size():
     """The law has a loss minimum over D (the 'critical data size'): check it exists and
     matches d/dD = 0 of the formula, D_crit = (d gamma (E+.5)^delta (M+.5)^nu N^alpha / log2 B)^(1/(2 beta))."""
-    p, law = zoo.FP_QUANT_PARAMS, js.get_law("fp_quant")
+    p, law = laws.FP_QUANT_PARAMS, js.get_law("fp_quant")
     N, E, M, B = 1e9, 4.0, 3.0, 128.0
     dcrit = (p["d"] * p["gamma"] * (E + 0.5) ** p["delta"] * (M + 0.5) ** p["nu"] * N ** p["alpha"]
              / np.log2(B)) ** (1 / (2 * p["beta"]))
@@ -175,10 +176,10 @@ def test_implicit_law_gradient_matches_finite_differences(name):
 
 def test_shifted_rejects_bad_arguments():
     with pytest.raises(ValueError, match="shift"):
-        zoo.shifted(zoo.bnsl(1), 0.0)
+        laws.make_shifted(laws.make_bnsl(1), 0.0)
     with pytest.raises(ValueError, match="base"):
-        zoo.shifted("bnsl", 1.0)
-    assert zoo.shifted(zoo.bnsl(1), 1.0) is zoo.shifted(zoo.bnsl(1), 1)
+        laws.make_shifted("bnsl", 1.0)
+    assert laws.make_shifted(laws.make_bnsl(1), 1.0) is laws.make_shifted(laws.make_bnsl(1), 1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def _fit_bnsl_log1p(x, y):
     itself has a different optimum). Starts: a 32-point sub-grid of the default BNSL grid (the
     full 810-start default grid finds the same optimum on the real data at ~25x the cost).
     14 points and 32 starts in every call, so the solver compiles once for both BNSL tests."""
-    law = zoo.shifted(zoo.bnsl(1), 1.0)
+    law = laws.make_shifted(laws.make_bnsl(1), 1.0)
     return js.fit(law, {"x": x, "y1": y + 1.0}, target="y1", loss="squared_log", starts=_grid(law, **BNSL_STARTS),
                   solver=SOLVER, n_steps=100, progress=False)
 
@@ -204,7 +205,7 @@ def _fit_bnsl_log1p(x, y):
 def test_bnsl_recovery():
     truth = {"a": 0.2, "b": 3.0, "c0": 0.1, "c1": 2.0, "d1": 300.0, "f1": 0.2}
     x = np.logspace(1.5, 3.5, 14)
-    res = _fit_bnsl_log1p(x, _eval(zoo.bnsl(1), truth, {"x": x}))
+    res = _fit_bnsl_log1p(x, _eval(laws.make_bnsl(1), truth, {"x": x}))
     assert res.converged
     for k, v in truth.items():
         assert res.params[k] == pytest.approx(v, rel=1e-4), (k, res.params[k], v)
@@ -227,6 +228,6 @@ def test_bnsl_reproduces_published_fit(bnsl_addition):
 
 def test_bnsl_heldout_rmsle(bnsl_addition):
     res, test = bnsl_addition
-    y_hat = _eval(zoo.bnsl(1), res.params, {"x": test["dataset_size"].to_numpy()})
+    y_hat = _eval(laws.make_bnsl(1), res.params, {"x": test["dataset_size"].to_numpy()})
     rmsle = np.sqrt(np.mean((np.log(y_hat) - np.log(test["test_cross_entropy"].to_numpy())) ** 2))
     assert rmsle <= 1.2e-2, rmsle

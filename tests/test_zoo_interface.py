@@ -1,6 +1,6 @@
 """Every registered law through the same interface: point fit, bootstrap, NUTS and the CLI.
 
-One simulated example per law (jaxscale._examples: known parameters, 0.5% log-normal noise).
+One simulated example per law (tests/_examples.py: known parameters, 0.5% log-normal noise).
 Sizes are tiny on purpose: compiling one solver, one bootstrap and one sampler per law is what
 these tests cost; recovery at full precision is tested per law in test_zoo.py / test_zoo_lm.py.
 """
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import jaxscale as js
-from jaxscale import _examples
+import _examples  # tests/_examples.py
 from jaxscale._cli import main
 
 NAMES = _examples.names()
@@ -75,7 +75,7 @@ def _check_model_density(law, data, fit):
     import jax.numpy as jnp
     from numpyro.infer.util import log_density
 
-    from jaxscale._config import precision
+    from jaxscale import precision
     from jaxscale._bayes import make_model
 
     model = make_model(law)

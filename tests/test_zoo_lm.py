@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 import jaxscale as js
-from jaxscale import _zoo_lm as zl
-from jaxscale._config import precision
+from jaxscale import laws as jl
+from jaxscale import precision
+from jaxscale.laws import schedules
 from jaxscale._bootstrap import BootstrapResult
 from jaxscale._extrapolate import predict_chain
 
@@ -111,23 +112,23 @@ def _recursive_s2(eta, lam=0.999):
 
 
 def test_annealing_areas_match_recursion():
-    eta = zl.wsd_schedule(300, 1e-3, decay_frac=0.3, warmup=20)
+    eta = schedules.wsd_schedule(300, 1e-3, decay_frac=0.3, warmup=20)
     with precision():
-        s1, s2 = (np.asarray(v) for v in zl.annealing_areas(np.arange(1, 301.0), np.tile(eta, (300, 1))))
+        s1, s2 = (np.asarray(v) for v in jl.annealing_areas(np.arange(1, 301.0), np.tile(eta, (300, 1))))
     np.testing.assert_allclose(s1, np.cumsum(eta), rtol=1e-12)
     np.testing.assert_allclose(s2, _recursive_s2(eta), atol=1e-15)
 
 
 @pytest.fixture(scope="module")
 def lr_fit():
-    scheds = {"constant": zl.constant_schedule(T, PEAK), "cosine": zl.cosine_schedule(T, PEAK)}
-    x = zl.schedule_inputs(scheds)
-    clean = _clean(zl.lr_annealing, LR_TRUE, x)
+    scheds = {"constant": schedules.constant_schedule(T, PEAK), "cosine": schedules.cosine_schedule(T, PEAK)}
+    x = schedules.schedule_inputs(scheds)
+    clean = _clean(jl.lr_annealing, LR_TRUE, x)
     noisy = clean * np.exp(0.002 * np.random.default_rng(3).standard_normal(clean.shape))
     long = pd.DataFrame({"run": x["run"], "step": x["step"].astype(int), "lr": x["eta"][np.arange(len(clean)),
                          x["step"].astype(int) - 1], "loss": noisy})
     long.loc[(long["step"] < 10) | (long["step"] % 16 != 0), "loss"] = np.nan  # evaluated every 16 steps
-    data = zl.schedule_inputs(long)
+    data = schedules.schedule_inputs(long)
     assert data["eta"].shape == (2 * (T // 16), T)
     return js.fit("lr_annealing", data, loss="squared_log", solver=LM, progress=False)
 
@@ -140,25 +141,25 @@ def test_lr_annealing_predicts_unseen_schedule(lr_fit):
     (rtol 5% below); a wrong S2 convention misses by more: lambda = 0.99 instead of 0.999 moves
     the WSD curve by up to 1.2%.
     """
-    wsd = zl.wsd_schedule(T, PEAK, decay_frac=0.25)
-    x = zl.schedule_inputs({"wsd": wsd}, np.arange(16, T + 1))
+    wsd = schedules.wsd_schedule(T, PEAK, decay_frac=0.25)
+    x = schedules.schedule_inputs({"wsd": wsd}, np.arange(16, T + 1))
     pred = lr_fit.predict(x)
-    truth = _clean(zl.lr_annealing, LR_TRUE, x)
+    truth = _clean(jl.lr_annealing, LR_TRUE, x)
     rel = np.max(np.abs(pred / truth - 1))
     assert rel < 5e-3, rel
     np.testing.assert_allclose([lr_fit.params[k] for k in LR_TRUE], list(LR_TRUE.values()), rtol=0.05)
     # the annealing drop is predicted: WSD ends well below where a constant LR would
-    const = _clean(zl.lr_annealing, LR_TRUE, zl.schedule_inputs({"c": zl.constant_schedule(T, PEAK)}, [T]))
+    const = _clean(jl.lr_annealing, LR_TRUE, schedules.schedule_inputs({"c": schedules.constant_schedule(T, PEAK)}, [T]))
     assert pred[-1] < const[0] - 0.03
 
 
 def test_schedule_inputs_validates():
     with pytest.raises(ValueError, match="every step"):
-        zl.schedule_inputs(pd.DataFrame({"run": ["a", "a"], "step": [1, 3], "lr": [1e-3, 1e-3], "loss": [3, 2]}))
+        schedules.schedule_inputs(pd.DataFrame({"run": ["a", "a"], "step": [1, 3], "lr": [1e-3, 1e-3], "loss": [3, 2]}))
     with pytest.raises(ValueError, match="steps must lie"):
-        zl.schedule_inputs({"a": np.ones(5)}, [6])
+        schedules.schedule_inputs({"a": np.ones(5)}, [6])
     with pytest.raises(ValueError, match="missing column"):
-        zl.schedule_inputs(pd.DataFrame({"run": ["a"], "lr": [1.0]}))
+        schedules.schedule_inputs(pd.DataFrame({"run": ["a"], "lr": [1.0]}))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,9 +179,9 @@ def test_data_constrained_recovers_decay_constants():
     n, d, u = (a.ravel() for a in np.meshgrid(np.logspace(7, 9.5, 5), np.logspace(8, 10, 3),
                                                [0.5, 1, 2, 4, 8, 16, 32, 64], indexing="ij"))
     x = {"N": n, "U": d, "D": d * u}
-    clean = _clean(zl.data_constrained, DC_TRUE, x)
+    clean = _clean(jl.data_constrained, DC_TRUE, x)
     x["loss"] = clean * np.exp(0.005 * np.random.default_rng(1).standard_normal(clean.shape))
-    stage2 = zl.make_data_constrained({k: DC_TRUE[k] for k in ("E", "A", "B", "alpha", "beta")})
+    stage2 = jl.make_data_constrained({k: DC_TRUE[k] for k in ("E", "A", "B", "alpha", "beta")})
     assert stage2.param_names == ("R_D", "R_N")
     f = js.fit(stage2, x, loss="squared_log", solver=LM, progress=False)
     assert f.converged
@@ -189,14 +190,14 @@ def test_data_constrained_recovers_decay_constants():
     # one epoch and N below U_N: the law reduces to Chinchilla
     one = {"N": np.array([1e8]), "D": np.array([1e10]), "U": np.array([2e10])}
     chin = DC_TRUE["E"] + DC_TRUE["A"] / 1e8 ** DC_TRUE["alpha"] + DC_TRUE["B"] / 1e10 ** DC_TRUE["beta"]
-    np.testing.assert_allclose(_clean(zl.data_constrained, DC_TRUE, one), chin, rtol=1e-12)
+    np.testing.assert_allclose(_clean(jl.data_constrained, DC_TRUE, one), chin, rtol=1e-12)
     # 4 epochs of 1e9 unique tokens by hand: D' = U (1 + R_D* (1 - exp(-3 / R_D*)))
     four = {"N": np.array([1e7]), "D": np.array([4e9]), "U": np.array([1e9])}
     d_eff = 1e9 * (1 + DC_TRUE["R_D"] * (1 - np.exp(-3 / DC_TRUE["R_D"])))
     want = DC_TRUE["E"] + DC_TRUE["A"] / 1e7 ** DC_TRUE["alpha"] + DC_TRUE["B"] / d_eff ** DC_TRUE["beta"]
-    np.testing.assert_allclose(_clean(zl.data_constrained, DC_TRUE, four), want, rtol=1e-12)
+    np.testing.assert_allclose(_clean(jl.data_constrained, DC_TRUE, four), want, rtol=1e-12)
     with pytest.raises(ValueError, match="unknown fixed"):
-        zl.make_data_constrained({"Z": 1.0})
+        jl.make_data_constrained({"Z": 1.0})
 
 
 def test_data_filtering_recovers_parameters():
@@ -207,17 +208,17 @@ def test_data_filtering_recovers_parameters():
     true = {"a": 1e-5, "b": -0.25, "tau": 3.0, "d": 0.3}
     s, m = (a.ravel() for a in np.meshgrid([1e6, 5e6, 2e7], np.logspace(-0.5, 1.5, 12), indexing="ij"))
     x = {"n": s * m, "S": s}
-    clean = _clean(zl.data_filtering, true, x)
+    clean = _clean(jl.data_filtering, true, x)
     x["loss"] = clean * np.exp(0.003 * np.random.default_rng(2).standard_normal(clean.shape))
     f = js.fit("data_filtering", x, loss="squared_log", solver=LM, progress=False)
     assert f.converged
     for k, tol in (("b", 0.06), ("d", 0.06), ("tau", 0.06)):
         assert abs(f.params[k] / true[k] - 1) < tol, (k, f.params[k])
     first = {"n": np.array([5e5]), "S": np.array([1e6])}
-    np.testing.assert_allclose(_clean(zl.data_filtering, true, first), 0.3 + (1e-5 * 5e5) ** -0.25, rtol=1e-12)
+    np.testing.assert_allclose(_clean(jl.data_filtering, true, first), 0.3 + (1e-5 * 5e5) ** -0.25, rtol=1e-12)
     # repetition is worth less than fresh data
-    rep = _clean(zl.data_filtering, true, {"n": np.array([1e7]), "S": np.array([1e6])})
-    fresh = _clean(zl.data_filtering, true, {"n": np.array([1e7]), "S": np.array([1e7])})
+    rep = _clean(jl.data_filtering, true, {"n": np.array([1e7]), "S": np.array([1e6])})
+    fresh = _clean(jl.data_filtering, true, {"n": np.array([1e7]), "S": np.array([1e7])})
     assert rep[0] > fresh[0]
 
 
@@ -229,15 +230,15 @@ def test_lm_laws_registered():
 
 def test_load_data_takes_2d_inputs_from_a_mapping():
     """A mapping may carry a 2-d input whose first axis is the points; it is copied and checked."""
-    x = zl.schedule_inputs({"a": zl.cosine_schedule(50, 1e-3)}, [10, 20, 30, 40, 50])
+    x = schedules.schedule_inputs({"a": schedules.cosine_schedule(50, 1e-3)}, [10, 20, 30, 40, 50])
     x["loss"] = np.linspace(3.0, 2.5, 5)
-    ds = js.load_data(x, zl.lr_annealing)
+    ds = js.load_data(x, jl.lr_annealing)
     assert ds.inputs["eta"].shape == (5, 50) and ds.inputs["step"].shape == (5,)
     ds.inputs["eta"][0, 0] = -1.0
     assert x["eta"][0, 0] > 0  # a copy: the caller's array is untouched
     assert ds.subset(np.array([True, False, True, False, True])).inputs["eta"].shape == (3, 50)
     bad = dict(x, eta=np.where(np.arange(50) == 7, np.nan, x["eta"]))
     with pytest.raises(ValueError, match="'eta'"):
-        js.load_data(bad, zl.lr_annealing)
+        js.load_data(bad, jl.lr_annealing)
     with pytest.raises(ValueError, match="mismatched lengths"):
-        js.load_data(dict(x, eta=x["eta"][:4]), zl.lr_annealing)
+        js.load_data(dict(x, eta=x["eta"][:4]), jl.lr_annealing)

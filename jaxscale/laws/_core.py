@@ -1,4 +1,5 @@
-"""Scaling laws as pure JAX functions with a parameter spec.
+"""Core types of a scaling law: :class:`Prior`, :class:`Param`, :class:`Law`, the :func:`law`
+decorator and the registry (:func:`get_law`, :func:`list_laws`).
 
 A :class:`Law` is a pure function ``fn(params, inputs) -> prediction`` where ``params`` maps
 parameter names to (natural-space) values and ``inputs`` maps input names (``"N"``, ``"D"``,
@@ -34,19 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = [
-    "Law",
-    "Param",
-    "Prior",
-    "law",
-    "get_law",
-    "list_laws",
-    "power_law",
-    "saturating_power_law",
-    "chinchilla",
-    "kaplan",
-    "logsumexp",
-]
+__all__ = ["Law", "Param", "Prior", "law", "get_law", "list_laws", "logsumexp", "exp_grid"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -314,141 +303,6 @@ def list_laws() -> dict[str, Law]:
     return dict(_REGISTRY)
 
 
-def _exp_grid(logs):
+def exp_grid(logs):
+    """Start-grid values given as natural logarithms: ``exp_grid((0, 5)) == (1.0, e^5)``."""
     return tuple(float(np.exp(v)) for v in logs)
-
-
-# ----------------------------------------------------------------------------------------------
-# Built-in laws
-# ----------------------------------------------------------------------------------------------
-def _power_law_log(p, x):
-    return jnp.log(p["a"]) - p["alpha"] * jnp.log(x["x"])
-
-
-@law(
-    name="power_law",
-    inputs=("x",),
-    params=(
-        Param("a", "positive", grid=_exp_grid((-2.0, 0.0, 2.0, 4.0, 6.0)), prior=Prior("lognormal", (0.0, 5.0)),
-              doc="scale: the prediction at x = 1"),
-        Param("alpha", "real", grid=(0.0, 0.25, 0.5, 1.0, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="power-law exponent"),
-    ),
-    log_fn=_power_law_log,
-    formula="L(x) = a * x^-alpha",
-    citation="Power law; e.g. Hestness et al. 2017, 'Deep Learning Scaling is Predictable, Empirically'",
-    register=True,
-)
-def power_law(p, x):
-    r"""Single power law :math:`L(x) = a\,x^{-\alpha}`.
-
-    Parameters: ``a`` > 0 is the value at ``x = 1``; ``alpha`` the exponent. Input ``x`` > 0.
-    Computed as ``log L = log a - alpha log x``.
-    """
-    return p["a"] * x["x"] ** -p["alpha"]
-
-
-def _saturating_log(p, x):
-    return logsumexp(jnp.log(p["E"]), jnp.log(p["A"]) - p["alpha"] * jnp.log(x["x"]))
-
-
-@law(
-    name="saturating_power_law",
-    inputs=("x",),
-    params=(
-        Param("E", "positive", grid=_exp_grid((-2.0, -1.0, 0.0, 1.0)), prior=Prior("lognormal", (0.0, 2.0)),
-              doc="irreducible loss (the limit as x -> infinity)"),
-        Param("A", "positive", grid=_exp_grid((-2.0, 0.0, 2.0, 4.0, 6.0)), prior=Prior("lognormal", (0.0, 5.0)),
-              doc="scale of the reducible term"),
-        Param("alpha", "real", grid=(0.0, 0.25, 0.5, 1.0, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of the reducible term"),
-    ),
-    log_fn=_saturating_log,
-    formula="L(x) = E + A * x^-alpha",
-    citation="Henighan et al. 2020, 'Scaling Laws for Autoregressive Generative Modeling', arXiv:2010.14701",
-    register=True,
-)
-def saturating_power_law(p, x):
-    r"""Saturating power law :math:`L(x) = E + A\,x^{-\alpha}` (Henighan et al. 2020).
-
-    Parameters: ``E`` > 0 the irreducible loss, ``A`` > 0 the scale, ``alpha`` the exponent.
-    Computed in log space as ``LSE(log E, log A - alpha log x)``.
-    """
-    return p["E"] + p["A"] * x["x"] ** -p["alpha"]
-
-
-def _chinchilla_log(p, x):
-    return logsumexp(
-        jnp.log(p["A"]) - p["alpha"] * jnp.log(x["N"]),
-        jnp.log(p["B"]) - p["beta"] * jnp.log(x["D"]),
-        jnp.log(p["E"]),
-    )
-
-
-@law(
-    name="chinchilla",
-    inputs=("N", "D"),
-    params=(
-        Param("E", "positive", grid=_exp_grid((-1.0, -0.5, 0.0, 0.5, 1.0)), prior=Prior("lognormal", (0.5, 1.0)),
-              doc="irreducible loss"),
-        Param("A", "positive", grid=_exp_grid((0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
-              prior=Prior("lognormal", (6.0, 4.0)), doc="scale of the parameter term"),
-        Param("B", "positive", grid=_exp_grid((0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
-              prior=Prior("lognormal", (6.0, 4.0)), doc="scale of the data term"),
-        Param("alpha", "real", grid=(0.0, 0.5, 1.0, 1.5, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of model size N"),
-        Param("beta", "real", grid=(0.0, 0.5, 1.0, 1.5, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of training tokens D"),
-    ),
-    log_fn=_chinchilla_log,
-    formula="L(N, D) = E + A / N^alpha + B / D^beta",
-    citation="Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', arXiv:2203.15556; "
-    "grid and Huber objective as in Besiroglu et al. 2024 (Epoch AI), arXiv:2404.10102",
-    register=True,
-)
-def chinchilla(p, x):
-    r"""Chinchilla law :math:`L(N, D) = E + A/N^{\alpha} + B/D^{\beta}` (Hoffmann et al. 2022).
-
-    ``N`` is the number of parameters, ``D`` the number of training tokens. ``E`` > 0 is the
-    irreducible loss, ``A``, ``B`` > 0 the scales and ``alpha``, ``beta`` the exponents. Computed in
-    log space as ``log L = LSE(a - alpha log N, b - beta log D, e)`` with ``a = log A``,
-    ``b = log B``, ``e = log E``, which keeps full precision at ``N ~ 1e12``, ``D ~ 1e13``.
-    The default start grid is Epoch AI's: alpha, beta in {0, 0.5, ..., 2}, log E in
-    {-1, -0.5, ..., 1}, log A, log B in {0, 5, ..., 25} (4,500 starts).
-    """
-    return p["E"] + p["A"] / x["N"] ** p["alpha"] + p["B"] / x["D"] ** p["beta"]
-
-
-def _kaplan_log(p, x):
-    ratio = p["alpha_N"] / p["alpha_D"]
-    t_n = ratio * (jnp.log(p["Nc"]) - jnp.log(x["N"]))
-    t_d = jnp.log(p["Dc"]) - jnp.log(x["D"])
-    return p["alpha_D"] * logsumexp(t_n, t_d)
-
-
-@law(
-    name="kaplan",
-    inputs=("N", "D"),
-    params=(
-        Param("Nc", "positive", grid=_exp_grid((20.0, 25.0, 30.0, 35.0)), prior=Prior("lognormal", (30.0, 5.0)),
-              doc="critical model size"),
-        Param("Dc", "positive", grid=_exp_grid((20.0, 25.0, 30.0, 35.0)), prior=Prior("lognormal", (30.0, 5.0)),
-              doc="critical data size"),
-        Param("alpha_N", "real", grid=(0.05, 0.1, 0.3), prior=Prior("halfnormal", (0.5,)),
-              doc="model-size exponent"),
-        Param("alpha_D", "real", grid=(0.05, 0.1, 0.3), prior=Prior("halfnormal", (0.5,)),
-              doc="data-size exponent"),
-    ),
-    log_fn=_kaplan_log,
-    formula="L(N, D) = ((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D",
-    citation="Kaplan et al. 2020, 'Scaling Laws for Neural Language Models', arXiv:2001.08361, Eq. 1.5",
-    register=True,
-)
-def kaplan(p, x):
-    r"""Kaplan et al. 2020 :math:`L(N, D) = ((N_c/N)^{\alpha_N/\alpha_D} + D_c/D)^{\alpha_D}`.
-
-    ``Nc``, ``Dc`` > 0 are the critical model and data sizes, ``alpha_N``, ``alpha_D`` the
-    exponents (published: alpha_N = 0.076, alpha_D = 0.103, Nc = 6.4e13, Dc = 1.8e13). Computed
-    in log space as ``alpha_D * LSE((alpha_N/alpha_D)(log Nc - log N), log Dc - log D)``.
-    """
-    return ((p["Nc"] / x["N"]) ** (p["alpha_N"] / p["alpha_D"]) + p["Dc"] / x["D"]) ** p["alpha_D"]

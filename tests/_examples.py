@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._config import precision
-from .laws import get_law
+import jaxscale as js
+from jaxscale import get_law, precision
 
 NOISE = 0.005
 
@@ -21,7 +21,7 @@ def _logu(rng, lo, hi, n):
 
 
 def _lr_inputs(rng):
-    from ._zoo_lm import constant_schedule, cosine_schedule, schedule_inputs
+    from jaxscale.laws.schedules import constant_schedule, cosine_schedule, schedule_inputs
 
     x = schedule_inputs({"constant": constant_schedule(200, 1e-3), "cosine": cosine_schedule(200, 1e-3)},
                         list(range(10, 201, 10)))
@@ -29,8 +29,7 @@ def _lr_inputs(rng):
 
 
 def _designs():
-    from . import zoo
-    from ._data import EPOCH_PARAMS
+    from jaxscale import EPOCH_PARAMS
 
     return {
         "power_law": ({"a": 5.0, "alpha": 0.3}, lambda r: {"x": np.logspace(1, 6, 20)}),
@@ -44,13 +43,13 @@ def _designs():
                   lambda r: {"x": np.logspace(0, 6, 30)}),
         "m4": ({"eps_inf": 0.3, "eps_0": 4.0, "alpha": 0.7, "beta": 30.0, "c": -0.4}, lambda r: {"x": np.logspace(0, 8, 30)}),
         "hestness": ({"E": 0.2, "L0": 3.0, "x0": 1e3, "alpha": 0.5}, lambda r: {"x": np.logspace(0, 9, 30)}),
-        "kaplan_ns": (dict(zoo.KAPLAN_NS_PARAMS),
+        "kaplan_ns": (dict(js.laws.KAPLAN_NS_PARAMS),
                       lambda r: {"N": _logu(r, 6, 10, 40), "S": _logu(r, 3, 5.5, 40), "B": _logu(r, 4, 7.5, 40)}),
         "kumar_precision": ({"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.28, "gamma_w": 2.5,
                              "gamma_a": 2.0, "gamma_kv": 1.0},
                             lambda r: {"N": _logu(r, 7.5, 9.5, 60), "D": _logu(r, 9, 11, 60),
                                        **{k: r.choice([2.0, 3.0, 4.0, 6.0, 8.0, 16.0], 60) for k in ("P_w", "P_a", "P_kv")}}),
-        "fp_quant": (dict(zoo.FP_QUANT_PARAMS),
+        "fp_quant": (dict(js.laws.FP_QUANT_PARAMS),
                      lambda r: {"N": _logu(r, 7.5, 9, 60), "D": _logu(r, 9.5, 11.3, 60),
                                 "E": r.integers(1, 6, 60).astype(float), "M": r.integers(0, 7, 60).astype(float),
                                 "B": 2.0 ** r.integers(4, 13, 60)}),
