@@ -16,7 +16,9 @@ Public API (everything else lives in the modules):
 * fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`).
 * uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`; :func:`bayes_fit` (NumPyro NUTS)
   -> :class:`PosteriorResult`; :func:`compare_laws` (PSIS-LOO and held-out error).
-* extrapolation: :func:`predict`, :func:`compute_optimal`, :func:`predict_chain`; isoFLOP
+* backtests: :func:`backtest` -> :class:`BacktestResult` (fit the smaller runs, predict the
+  larger ones, score errors and prediction-interval coverage).
+* extrapolation: :func:`predict` (``kind="mean"`` or ``"observation"``), :func:`compute_optimal`, :func:`predict_chain`; isoFLOP
   analysis (Hoffmann et al. approach 2): :func:`fit_isoflop` -> :class:`IsoflopResult`.
 * objectives and solvers: :func:`huber`, :func:`squared_log`, :func:`squared`,
   :func:`get_solver`, :func:`levenberg_marquardt`, :func:`damped_newton`.
@@ -30,6 +32,8 @@ Computation is float64 by default, inside a scoped ``jax.enable_x64`` (the globa
 configuration is never changed).
 """
 
+from ._backtest import BacktestResult as BacktestResult
+from ._backtest import backtest as backtest
 from ._bayes import PosteriorResult as PosteriorResult
 from ._bayes import bayes_fit as bayes_fit
 from ._bayes import compare_laws as compare_laws
@@ -42,6 +46,7 @@ from ._data import synthetic_chinchilla as synthetic_chinchilla
 from ._extrapolate import compute_optimal as compute_optimal
 from ._extrapolate import predict as predict
 from ._extrapolate import predict_chain as predict_chain
+from ._extrapolate import residual_scale as residual_scale
 from ._status import BootstrapWarning as BootstrapWarning
 from ._status import BoundWarning as BoundWarning
 from ._status import ConvergenceError as ConvergenceError

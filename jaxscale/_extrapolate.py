@@ -15,7 +15,11 @@ import pandas as pd
 
 from ._config import precision
 
-__all__ = ["predict", "compute_optimal", "chinchilla_optimal", "predict_chain"]
+__all__ = ["predict", "compute_optimal", "chinchilla_optimal", "predict_chain", "residual_scale",
+           "observation_draws", "predictive_draws", "KINDS"]
+
+#: What a prediction interval covers: the law's mean curve, or a new observation (a new run).
+KINDS = ("mean", "observation")
 
 
 def _point_fit(result):
@@ -46,26 +50,167 @@ def _with_interval(result, fn, level):
     return est, result.interval(fn, level=level)
 
 
-def predict(result, inputs: Mapping, level: float | None = None) -> pd.DataFrame:
-    """The law's prediction at ``inputs`` with an equal-tailed interval from the draws.
+def residual_scale(fit) -> tuple[float, str]:
+    """The run-to-run scatter of a point fit in its objective's space, and how it was measured.
 
-    Returns a DataFrame with the inputs, ``prediction`` and (for results with draws) ``lo`` and
-    ``hi`` at ``level`` (default: the result's level, 0.95).
+    Residuals ``r_i`` (``log y_i - log f_i`` for log objectives, ``y_i - f_i`` otherwise) of the
+    points with positive weight. Huber fits: the robust ``1.4826 * MAD(r)`` (Huber's loss
+    ignores the size of outliers, so their residuals must not set the scale). Squared fits:
+    ``sqrt(sum w r^2 / (sum w - P))`` with ``P`` parameters (the usual unbiased estimate).
     """
-    fit = _point_fit(result)
-    law = fit.law
-    xs = _as_inputs(law, inputs)
+    keep = fit.data.weights > 0
+    with precision(fit.dtype):
+        x = {k: jnp.asarray(v) for k, v in fit.data.inputs.items()}
+        p = {k: jnp.asarray(v) for k, v in fit.params.items()}
+        out = np.asarray(fit.law.log_predict(p, x) if fit.loss.space == "log" else fit.law.predict(p, x))
+    y = np.log(fit.data.y) if fit.loss.space == "log" else fit.data.y
+    r = (y - out)[keep]
+    if fit.loss.kind == "huber":
+        scale = 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        how = "1.4826*MAD of residuals"
+    else:
+        w = fit.data.weights[keep]
+        dof = max(float(w.sum()) - fit.law.n_params, 1.0)
+        scale = float(np.sqrt(np.sum(w * r * r) / dof))
+        how = "rms of residuals (dof-corrected)"
+    space = "log" if fit.loss.space == "log" else "linear"
+    return scale, f"{how}, {space} space"
 
+
+def _add_noise(mean, noise, space):
+    return mean * np.exp(noise) if space == "log" else mean + noise
+
+
+def observation_draws(result, mean_draws: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Turn draws of the law's mean ``(R, ...)`` into draws of a new observation.
+
+    Each draw gets its own noise, added in the space where the fit measured its residuals:
+    * a posterior (:func:`~jaxscale.bayes_fit`): noise from the likelihood with that draw's
+      ``sigma`` (and ``nu`` for Student-t) on log values;
+    * bootstrap draws: Gaussian noise with the point fit's residual scale
+      (:func:`residual_scale`; robust for Huber fits), multiplicative for log objectives.
+    """
+    mean_draws = np.asarray(mean_draws, dtype=float)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    shape = mean_draws.shape
+    extra = (1,) * (len(shape) - 1)
+    likelihood = getattr(result, "likelihood", None)
+    if likelihood is not None and "sigma" in getattr(result, "draws", {}):
+        sig = np.asarray(result.draws["sigma"], dtype=float)[: shape[0]].reshape((-1,) + extra)
+        if likelihood == "gaussian":
+            noise = sig * rng.standard_normal(shape)
+        elif likelihood == "student_t":
+            nu = np.asarray(result.draws["nu"], dtype=float)[: shape[0]].reshape((-1,) + extra)
+            noise = sig * rng.standard_t(np.broadcast_to(nu, shape))
+        else:  # huber density: truncated-normal core, exponential tails (see HuberDensity)
+            loss = result.fit.loss  # bayes_fit's default init for a Huber likelihood: huber(delta)
+            noise = _huber_noise(rng, sig, float(loss.delta) if loss.kind == "huber" else 1e-3, shape)
+        return mean_draws * np.exp(noise)
+    fit = _point_fit(result)
+    scale, _ = residual_scale(fit)
+    return _add_noise(mean_draws, scale * rng.standard_normal(shape), fit.loss.space)
+
+
+def _huber_noise(rng, s, delta, shape):
+    import math
+    from statistics import NormalDist
+
+    sig = np.broadcast_to(s * delta, shape)
+    sd = np.sqrt(sig)
+    erf = np.vectorize(math.erf)
+    core = np.sqrt(2 * np.pi * sig) * erf(delta / np.sqrt(2 * sig))
+    tails = 2 * sig / delta * np.exp(-delta ** 2 / (2 * sig))
+    in_core = rng.uniform(size=shape) < core / (core + tails)
+    nd = NormalDist()
+    lo = np.vectorize(nd.cdf)(-delta / sd)
+    u = lo + (1 - 2 * lo) * rng.uniform(size=shape)
+    r_core = sd * np.vectorize(nd.inv_cdf)(np.clip(u, 1e-300, 1 - 1e-16))
+    r_tail = delta + rng.exponential(size=shape) * sig / delta
+    sign = np.where(rng.uniform(size=shape) < 0.5, -1.0, 1.0)
+    return np.where(in_core, r_core, sign * r_tail)
+
+
+def _mean_fn(law, xs):
     def fn(p):
         x = {k: jnp.asarray(v) for k, v in xs.items()}
         batched = {k: jnp.asarray(v)[..., None] for k, v in p.items()}  # draws broadcast over inputs
         return law.predict(batched, x) if np.ndim(next(iter(p.values()))) else law.predict(p, x)
 
-    est, ci = _with_interval(result, fn, level)
+    return fn
+
+
+def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed: int = 0):
+    """Point prediction and draws of the mean or of a new observation at ``inputs``.
+
+    Returns ``(prediction (n,), draws (R, n) or None, label)``. A point fit has no draws: ``None``
+    (use :func:`residual_scale` for an observation band). ``label`` names what the draws are.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    fit = _point_fit(result)
+    xs = _as_inputs(fit.law, inputs)
+    fn = _mean_fn(fit.law, xs)
+    with precision(fit.dtype):
+        est = np.asarray(fn({k: jnp.asarray(v) for k, v in fit.params.items()})).reshape(-1)
+    if result is fit:
+        return est, None, "point fit (no draws)"
+    draws = np.asarray(result.samples(fn)).reshape(-1, est.shape[0])
+    if kind == "mean":
+        return est, draws, "mean (parameter uncertainty)"
+    return est, observation_draws(result, draws, seed=seed), "observation (parameters + run-to-run scatter)"
+
+
+def _point_band(fit, est, level):
+    """Observation band of a point fit from the residual scale alone (no parameter uncertainty)."""
+    from statistics import NormalDist
+
+    scale, _ = residual_scale(fit)
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    return _add_noise(est, -z * scale, fit.loss.space), _add_noise(est, z * scale, fit.loss.space)
+
+
+def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = "mean", seed: int = 0) -> pd.DataFrame:
+    """The law's prediction at ``inputs`` with an equal-tailed interval.
+
+    ``kind="mean"`` (default): a confidence (credible) interval for the law's curve, from the
+    draws of the parameters. ``kind="observation"``: a prediction interval for a new run, which
+    adds the run-to-run scatter to every draw (:func:`observation_draws`: the likelihood's noise
+    for posteriors, the fitted residual scale for bootstrap draws, robust for Huber fits). A point
+    fit has no interval for ``"mean"``; for ``"observation"`` its band comes from the residual
+    scale alone (no parameter uncertainty). ``seed`` fixes the noise draws.
+
+    Returns a DataFrame with the inputs, ``prediction`` and, when there is an interval, ``lo`` and
+    ``hi`` at ``level`` (default: the result's level, else 0.95) and ``band``, which names the
+    kind of interval (also in ``DataFrame.attrs["band"]``).
+    """
+    fit = _point_fit(result)
+    law = fit.law
+    xs = _as_inputs(law, inputs)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if level is None:
+        level = getattr(result, "level", None) or 0.95
+    level = float(level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
     out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
-    out["prediction"] = est.ravel()
-    if ci is not None:
-        out["lo"], out["hi"] = ci[..., 0].ravel(), ci[..., 1].ravel()
+    if kind == "mean":
+        est, ci = _with_interval(result, _mean_fn(law, xs), level)
+        out["prediction"] = est.ravel()
+        if ci is None:
+            return out
+        lo, hi, band = ci[..., 0].ravel(), ci[..., 1].ravel(), f"mean {100 * level:g}%"
+    else:
+        est, draws, _ = predictive_draws(result, xs, kind=kind, seed=seed)
+        out["prediction"] = est
+        if draws is None:
+            lo, hi = _point_band(fit, est, level)
+            band = f"observation {100 * level:g}% (residual scale only)"
+        else:
+            lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            band = f"observation {100 * level:g}%"
+    out["lo"], out["hi"], out["band"] = lo, hi, band
+    out.attrs["band"] = band
     return out
 
 

@@ -110,7 +110,8 @@ def test_predict_and_compute_optimal(synth):
     df, f = synth
     b = js.bootstrap(f, 64, seed=3, progress=False)
     pred = js.predict(b, {"N": [1e9, 7e10], "D": [2e10, 1.4e12]})
-    assert list(pred.columns) == ["N", "D", "prediction", "lo", "hi"]
+    assert list(pred.columns) == ["N", "D", "prediction", "lo", "hi", "band"]
+    assert (pred["band"] == "mean 95%").all()
     assert np.all(pred["lo"] < pred["prediction"]) and np.all(pred["prediction"] < pred["hi"])
     np.testing.assert_allclose(pred["prediction"], f.predict({"N": [1e9, 7e10], "D": [2e10, 1.4e12]}), rtol=1e-12)
     opt = js.compute_optimal(b, [1e22, 1e24])
