@@ -101,7 +101,7 @@ class BacktestResult:
         rows = {}
         for c, g in self.runs.groupby("cutoff", sort=True):
             info = self.cutoffs.loc[c]
-            rows[c] = {"n_train": int(info["n_train"]), **self._scores(g, self.levels), "status": info["status"]}
+            rows[f"{c:.4g}"] = {"n_train": int(info["n_train"]), **self._scores(g, self.levels), "status": info["status"]}
         ok = all(s == "ok" for s in self.cutoffs["status"])
         rows["overall"] = {"n_train": np.nan, **self._scores(self.runs, self.levels),
                            "status": "ok" if ok else "see cutoffs"}
@@ -132,10 +132,10 @@ class BacktestResult:
             lines.append(f"  SYSTEMATIC BIAS: the law {side}-predicts the larger runs (mean standardised error "
                          f"{o['mean_z']:+.2f}, beyond +-2): it does not extrapolate within its stated uncertainty.")
         else:
-            flagged = [str(k) for k, v in flags.items() if v and k != "overall"]
+            flagged = [k for k, v in flags.items() if v and k != "overall"]
             tail = f" (but flagged at cutoff(s) {', '.join(flagged)})" if flagged else ""
             lines.append(f"  No systematic bias flagged overall (mean standardised error {o['mean_z']:+.2f}){tail}.")
-        bad = [f"{c}: {s}" for c, s in self.cutoffs["status"].items() if s != "ok"]
+        bad = [f"{c:.4g}: {s}" for c, s in self.cutoffs["status"].items() if s != "ok"]
         if bad:
             lines.append("  Fit problems: " + "; ".join(bad))
         return "\n".join(lines)

@@ -436,7 +436,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
 
 def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = None, holdout: float = 0.2,
                  likelihood: str = "gaussian", chains: int = 2, warmup: int = 500, samples: int = 500,
-                 seed: int = 0, progress: bool = False) -> pd.DataFrame:
+                 seed: int = 0, progress: bool = False, by: str = "loo", along=None,
+                 backtest_kwargs: Mapping | None = None) -> pd.DataFrame:
     """Compare laws on the same data by PSIS-LOO and by held-out extrapolation error.
 
     Each law is sampled with :func:`bayes_fit` on all the data for PSIS-LOO (ArviZ). For the
@@ -447,7 +448,18 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
 
     Returns a DataFrame indexed by law name, best LOO first: ``elpd_loo``, ``se``, ``d_loo``,
     ``weight``, ``p_loo``, ``max_pareto_k``, ``holdout_rmsle``, ``holdout_points``.
+
+    ``by="backtest"`` ranks the laws by extrapolation instead: each law is backtested with
+    :func:`jaxscale.backtest` along ``along`` (default: the ``scale`` column; a callable is
+    allowed) holding out the largest 1, 2 and 3 distinct scale values (point fits, squared log
+    error; override with ``backtest_kwargs``). The table, best backtest first, adds
+    ``backtest_rmse_log`` (pooled over cutoffs), ``backtest_abs_rel_err``, ``backtest_bias``,
+    ``backtest_cover_90``, ``backtest_rank`` and ``loo_rank``; ``DataFrame.attrs["rankings"]``
+    says whether the LOO and backtest rankings agree, and names the best law of each when they
+    do not (in-sample fit and extrapolation are different questions).
     """
+    if by not in ("loo", "backtest"):
+        raise ValueError(f"by must be 'loo' or 'backtest', got {by!r}")
     laws = [get_law(l) for l in laws]
     if len({l.name for l in laws}) != len(laws):
         raise ValueError("compare_laws needs laws with distinct names")
@@ -479,4 +491,37 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
     for c in ("max_pareto_k", "holdout_rmsle", "holdout_points"):
         out[c] = [extra[name][c] for name in out.index]
     out.index.name = "law"
+    if by == "backtest":
+        out = _rank_by_backtest(out, laws, frame, mapping, target, along if along is not None else scale_col,
+                                backtest_kwargs)
+    return out
+
+
+def _rank_by_backtest(out: pd.DataFrame, laws, frame, mapping, target, along, backtest_kwargs) -> pd.DataFrame:
+    from ._backtest import backtest
+
+    kw = {"method": "point", "loss": "squared_log", "progress": False, **dict(backtest_kwargs or {})}
+    rows = {}
+    for l in laws:
+        inp = {k: v for k, v in mapping.items() if k in l.inputs}
+        bt = backtest(l, frame, along=along, inputs=inp, target=target, **kw)
+        o = bt.table().loc["overall"]
+        rows[l.name] = {"backtest_rmse_log": o["rmse_log"], "backtest_abs_rel_err": o["abs_rel_err"],
+                        "backtest_bias": o["bias"], "backtest_cover_90": o.get("cover_90", np.nan)}
+    out = out.copy()
+    for c in ("backtest_rmse_log", "backtest_abs_rel_err", "backtest_bias", "backtest_cover_90"):
+        out[c] = [rows[name][c] for name in out.index]
+    out["loo_rank"] = np.arange(1, len(out) + 1)
+    out = out.sort_values("backtest_rmse_log", kind="stable")
+    out["backtest_rank"] = np.arange(1, len(out) + 1)
+    best_loo = out.index[out["loo_rank"] == 1][0]
+    best_bt = out.index[0]
+    if list(out["loo_rank"]) == list(out["backtest_rank"]):
+        note = f"PSIS-LOO and the backtest rank the laws the same way (best: {best_bt})."
+    elif best_loo == best_bt:
+        note = (f"PSIS-LOO and the backtest agree on the best law ({best_bt}) but order the others differently.")
+    else:
+        note = (f"PSIS-LOO and the backtest DISAGREE: LOO prefers {best_loo} (fit to all runs), the backtest "
+                f"prefers {best_bt} (held-out error on the larger runs). Trust the backtest for extrapolation.")
+    out.attrs["rankings"] = note
     return out

@@ -93,3 +93,17 @@ def test_predict_observation_band_is_wider_than_mean_band(right):
     np.testing.assert_allclose(np.log(pt["hi"] / pt["prediction"]), 1.6448536 * scale, rtol=1e-6)
     with pytest.raises(ValueError, match="kind"):
         js.predict(boot, x, kind="new")
+
+
+@pytest.mark.slow  # two NUTS fits (~25 s on 2 cores)
+def test_compare_laws_by_backtest_reports_both_rankings():
+    df = _ladder(2, reps=2)
+    t = js.compare_laws(["saturating_power_law", "power_law"], df, by="backtest", scale="x", chains=1, warmup=60,
+                        samples=60, progress=False)
+    assert list(t.index)[0] == "saturating_power_law"  # the right law extrapolates best
+    assert list(t["backtest_rank"]) == [1, 2]
+    assert set(t["loo_rank"]) == {1, 2}
+    assert t.loc["power_law", "backtest_bias"] < 0
+    assert "PSIS-LOO" in t.attrs["rankings"]
+    with pytest.raises(ValueError, match="by"):
+        js.compare_laws(["power_law"], df, by="aic")
