@@ -32,14 +32,12 @@ batch (:func:`jaxscale.fit` with ``group=``).
 from __future__ import annotations
 
 import dataclasses
-import math
-import warnings
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ._data import _as_frame, load_data, parse_mapping
+from ._data import as_frame, load_data, parse_mapping
 from ._extrapolate import predictive_draws, residual_scale
 from ._fit import fit as point_fit
 from .laws import get_law
@@ -266,7 +264,7 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
     levels = tuple(sorted(float(lv) for lv in levels))
     if not levels or not all(0 < lv < 1 for lv in levels):
         raise ValueError("levels must be in (0, 1)")
-    frame = _as_frame(data)
+    frame = as_frame(data)
     if frame.attrs.get("arrays2d"):
         raise ValueError("backtest needs tabular data (no 2-d input arrays)")
     mapping = parse_mapping(inputs)

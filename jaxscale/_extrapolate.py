@@ -62,9 +62,8 @@ def residual_scale(fit) -> tuple[float, str]:
     with precision(fit.dtype):
         x = {k: jnp.asarray(v) for k, v in fit.data.inputs.items()}
         p = {k: jnp.asarray(v) for k, v in fit.params.items()}
-        out = np.asarray(fit.law.log_predict(p, x) if fit.loss.space == "log" else fit.law.predict(p, x))
-    y = np.log(fit.data.y) if fit.loss.space == "log" else fit.data.y
-    r = (y - out)[keep]
+        out = np.asarray(fit.loss.model_output(fit.law, p, x))
+    r = (fit.loss.target(fit.data.y) - out)[keep]
     if fit.loss.kind == "huber":
         scale = 1.4826 * float(np.median(np.abs(r - np.median(r))))
         how = "1.4826*MAD of residuals"
