@@ -27,6 +27,8 @@ Public API (everything else lives in the modules):
 * saved results and failures: :func:`save`, :func:`load` (JSON / netCDF, checked on load);
   ``on_failure=`` with :class:`ConvergenceWarning`, :class:`BoundWarning`,
   :class:`BootstrapWarning`, :class:`SamplingWarning` or :class:`ConvergenceError`.
+* compile once per machine: :func:`enable_compilation_cache` (JAX's persistent cache; the
+  command line turns it on by default, the library only when asked).
 
 Computation is float64 by default, inside a scoped ``jax.enable_x64`` (the global JAX
 configuration is never changed).
@@ -39,6 +41,7 @@ from ._bayes import bayes_fit as bayes_fit
 from ._bayes import compare_laws as compare_laws
 from ._bootstrap import BootstrapResult as BootstrapResult
 from ._bootstrap import bootstrap as bootstrap
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._data import EPOCH_PARAMS as EPOCH_PARAMS
 from ._data import Dataset as Dataset
 from ._data import load_data as load_data

@@ -17,6 +17,7 @@ import warnings
 import pandas as pd
 
 from ._bootstrap import bootstrap
+from ._cache import cache_disabled_by_env, enable_compilation_cache
 from ._data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
 from ._extrapolate import compute_optimal, predict
 from ._fit import fit
@@ -303,7 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    parser.add_argument("--no-cache", action="store_true", help="do not use the persistent compilation cache "
+                        "(default: on, in ~/.cache/jaxscale/xla; also off with JAXSCALE_NO_CACHE=1)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    no_cache = "--no-cache" in argv  # accepted before or after the subcommand
+    args = parser.parse_args([a for a in argv if a != "--no-cache"])
+    if not (no_cache or cache_disabled_by_env()):
+        enable_compilation_cache()  # compile each program once per machine (see jaxscale/_cache.py)
 
     def one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"jaxscale: warning: {' '.join(str(message).split())}", file=sys.stderr)
