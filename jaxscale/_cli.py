@@ -64,25 +64,7 @@ def _format_fit(result) -> str:
     return "\n".join(lines)
 
 
-def _schedule_data(args):
-    """Laws with a learning-rate schedule input (``eta``, e.g. ``lr_annealing``) read a long-format
-    CSV (columns run, step, lr, loss: the LR at every step, the loss where evaluated) and turn it
-    into one schedule per point with :func:`jaxscale.schedule_inputs`."""
-    from ._data import as_frame
-    from .laws import get_law
-
-    law = get_law(args.law)
-    if "eta" not in law.inputs or not isinstance(args.data, str):
-        return args.data
-    from .laws.schedules import schedule_inputs
-
-    data = schedule_inputs(as_frame(args.data), loss=args.target)
-    data.pop("run")
-    return data
-
-
 def _fit_from_args(args):
-    args.data = _schedule_data(args)
     kind, n = _parse_starts(args.starts)
     return fit(args.law, args.data, inputs=parse_mapping(args.inputs), target=args.target, weights=args.weights,
                group=getattr(args, "group", None), loss=args.loss, delta=args.delta, solver=args.solver, starts=kind,
@@ -112,9 +94,10 @@ def _bootstrap_from_args(args, result):
         return result
     cluster = None
     if args.cluster is not None:
-        if not isinstance(args.data, str):
-            raise ValueError("--cluster is not supported for laws with schedule inputs; use --scheme iid or residual")
         frame = pd.read_csv(args.data)
+        if result.law.input_builder is not None:  # one data point per built row (e.g. per evaluated step)
+            built = result.law.build_inputs(frame, target=args.target)
+            frame = pd.DataFrame({k: v for k, v in built.items() if v.ndim == 1})
         if args.cluster not in frame.columns:
             raise ValueError(f"unknown cluster column {args.cluster!r}; available columns: {list(frame.columns)}")
         cluster = frame[args.cluster].to_numpy()

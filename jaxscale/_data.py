@@ -128,6 +128,8 @@ def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None
     Args:
       data: DataFrame, CSV path, or mapping of column name -> 1-d array.
       law: the :class:`~jaxscale.laws.Law` to be fitted (its ``inputs`` and ``positive_inputs``).
+        When the data lack the law's input columns and the law has an input builder (the
+        learning-rate schedule laws), the builder turns the data into the inputs first.
       inputs: mapping (or ``"N=col,D=col"`` string) from the law's input names to columns;
         inputs not named map to the column of the same name.
       target: column name of the observed values, or an array.
@@ -143,6 +145,9 @@ def load_data(data, law, *, inputs=None, target="loss", weights=None, group=None
     if unknown_inputs:
         raise ValueError(f"law {law.name!r} has inputs {list(law.inputs)}; unknown input name(s) {sorted(unknown_inputs)}")
     columns = {name: mapping.get(name, name) for name in law.inputs}
+    present = set(frame.columns) | set(frame.attrs.get("arrays2d", {}))
+    if law.input_builder is not None and isinstance(target, str) and not set(columns.values()) <= present:
+        frame = as_frame(law.build_inputs(frame, target=target))  # e.g. long-format loss curves
     xs = {name: numeric_column(frame, col, f"input {name}") for name, col in columns.items()}
     for name in law.positive_inputs:
         bad = xs[name] <= 0

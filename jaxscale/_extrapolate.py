@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
+from .laws._optimal import check_nd_law, optimal_allocation
 
-__all__ = ["predict", "compute_optimal", "chinchilla_optimal", "predict_chain", "residual_scale",
+__all__ = ["predict", "compute_optimal", "predict_chain", "residual_scale",
            "observation_draws", "predictive_draws", "KINDS"]
 
 #: What a prediction interval covers: the law's mean curve, or a new observation (a new run).
@@ -213,72 +214,28 @@ def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = 
     return out
 
 
-def chinchilla_optimal(p: Mapping, compute):
-    r"""Closed-form compute-optimal allocation of the Chinchilla law under ``C = 6 N D``.
-
-    :math:`G = (\alpha A / (\beta B))^{1/(\alpha+\beta)}`,
-    :math:`N_{opt} = G (C/6)^{\beta/(\alpha+\beta)}`, :math:`D_{opt} = (C/6)^{\alpha/(\alpha+\beta)} / G`
-    (Hoffmann et al. 2022, Eq. 4). Computed in logs; works on arrays of draws (broadcasting).
-    """
-    a, b = p["alpha"], p["beta"]
-    log_g = (jnp.log(a) + jnp.log(p["A"]) - jnp.log(b) - jnp.log(p["B"])) / (a + b)
-    log_c6 = jnp.log(jnp.asarray(compute) / 6.0)
-    return jnp.exp(log_g + b / (a + b) * log_c6), jnp.exp(a / (a + b) * log_c6 - log_g)
-
-
-def _numeric_optimal(law, p, compute, tokens_for: Callable, n_grid: int = 512, n_newton: int = 12):
-    """argmin over log N of L(N, tokens_for(N, C)): dense log grid, then fixed Newton steps."""
-    log_c = jnp.log(jnp.asarray(compute))
-
-    def loss(log_n, params, lc):
-        n = jnp.exp(log_n)
-        return law.log_predict(params, {"N": n, "D": tokens_for(n, jnp.exp(lc))})
-
-    def one(params, lc):
-        grid = jnp.linspace(jnp.log(1e3), lc - jnp.log(6.0) - jnp.log(1e3), n_grid)
-        vals = jax.vmap(lambda g: loss(g, params, lc))(grid)
-        x = grid[jnp.argmin(jnp.where(jnp.isfinite(vals), vals, jnp.inf))]
-        d1 = jax.grad(loss)
-        d2 = jax.grad(d1)
-
-        def step(x, _):
-            h = d2(x, params, lc)
-            s = jnp.where(h > 0, -d1(x, params, lc) / h, 0.0)
-            return x + jnp.clip(s, -0.5, 0.5), None
-
-        x, _ = jax.lax.scan(step, x, None, length=n_newton)
-        n = jnp.exp(x)
-        return n, tokens_for(n, jnp.exp(lc))
-
-    return one(p, log_c)
-
-
 def compute_optimal(result, compute, *, level: float | None = None, tokens_for: Callable | None = None) -> pd.DataFrame:
     """Compute-optimal ``N_opt(C)`` and ``D_opt(C)`` with intervals from the draws.
 
-    Uses the closed form for the Chinchilla law with the default cost ``C = 6 N D``; for other
-    laws with inputs ``N`` and ``D``, or a user cost given as ``tokens_for(N, C) -> D``, it
-    minimises the law numerically along the iso-compute curve.
+    Uses the law's closed form (``law.optimal_allocation``, e.g. Chinchilla's) with the default
+    cost ``C = 6 N D``; for other laws of ``N`` and ``D``, or a user cost given as
+    ``tokens_for(N, C) -> D``, it minimises the law numerically along the iso-compute curve.
     """
     fit = _point_fit(result)
     law = fit.law
-    if set(law.inputs) != {"N", "D"}:
-        raise ValueError(f"compute-optimal allocation needs a law of N and D; {law.name!r} has inputs {list(law.inputs)}")
+    check_nd_law(law)
     cs = np.atleast_1d(np.asarray(compute, dtype=float))
     if np.any(~np.isfinite(cs)) or np.any(cs <= 0):
         raise ValueError("compute must be finite and > 0")
-    closed = law.name == "chinchilla" and tokens_for is None
-    tokens = tokens_for or (lambda n, c: c / (6.0 * n))
     rows = []
     for c in cs:
         out = {"C": c}
         for j, name in enumerate(("N_opt", "D_opt")):
             def fn(p, j=j, c=c):
-                if closed:
-                    return chinchilla_optimal(p, c)[j]
-                if np.ndim(next(iter(p.values()))):
-                    return jax.vmap(lambda q: _numeric_optimal(law, q, c, tokens)[j])(p)
-                return _numeric_optimal(law, p, c, tokens)[j]
+                def one(q):
+                    return optimal_allocation(law, q, c, tokens_for=tokens_for)[j]
+
+                return jax.vmap(one)(p) if np.ndim(next(iter(p.values()))) else one(p)
 
             est, ci = _with_interval(result, fn, level)
             out[name] = float(est)

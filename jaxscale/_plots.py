@@ -29,12 +29,11 @@ import numpy as np
 
 from ._config import precision
 from ._data import as_frame, load_data, parse_mapping
-from ._extrapolate import _numeric_optimal, chinchilla_optimal
+from .laws._optimal import optimal_allocation
 
 __all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop"]
 
 _DPI = 100
-_EXPONENT_NAMES = ("alpha", "beta", "gamma", "alpha_N", "alpha_D", "alpha_C", "a", "b")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -122,16 +121,14 @@ def _is_nd(law) -> bool:
 
 def _optimal_nd(law, p, cs):
     """``(N_opt, D_opt)`` under ``C = 6 N D`` for budgets ``cs`` (G,); ``p`` scalars or draws (R,)."""
-    cs = jnp.asarray(cs)
-    batched = np.ndim(next(iter(p.values()))) > 0
-    if law.name == "chinchilla":
-        pb = {k: jnp.asarray(v)[..., None] for k, v in p.items()} if batched else p
-        return chinchilla_optimal(pb, cs)
-    tokens = lambda n, c: c / (6.0 * n)  # noqa: E731
-    over_c = jax.vmap(lambda q, c: _numeric_optimal(law, q, c, tokens), in_axes=(None, 0))
-    if batched:
-        return jax.jit(jax.vmap(over_c, in_axes=(0, None)))(p, cs)
-    return jax.jit(over_c)(p, cs)
+    return _jit_optimal(law, np.ndim(next(iter(p.values()))) > 0)(p, jnp.asarray(cs))
+
+
+@functools.lru_cache(maxsize=32)
+def _jit_optimal(law, batched: bool):
+    """Jitted ``optimal_allocation`` over budgets (and over draws when ``batched``), one per law."""
+    over_c = jax.vmap(lambda q, c: optimal_allocation(law, q, c), in_axes=(None, 0))
+    return jax.jit(jax.vmap(over_c, in_axes=(0, None)) if batched else over_c)
 
 
 def _loglinear(x, y):
@@ -340,8 +337,8 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
       result: a :class:`~jaxscale.BootstrapResult` (histogram of the converged resamples with the
         point estimate and the equal-tailed interval marked) or a
         :class:`~jaxscale.PosteriorResult` (``arviz.plot_posterior`` with the HDI at ``level``).
-      params: parameter names (default: the law's exponents -- ``alpha``, ``beta``, ``gamma``,
-        ... -- or all parameters when it has none of those).
+      params: parameter names (default: the law's exponents, the parameters with
+        ``role="exponent"``, or all parameters when it has none).
       axes: a sequence of axes, one per parameter; save: write the figure here.
     """
     if not _has_draws(result):
@@ -350,7 +347,7 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
     law = fit.law
     level = _level(result, level)
     if params is None:
-        params = [k for k in law.param_names if k in _EXPONENT_NAMES] or list(law.param_names)
+        params = [q.name for q in law.params if q.role == "exponent"] or list(law.param_names)
     params = list(params)
     unknown = [k for k in params if k not in law.param_names]
     if unknown:

@@ -26,7 +26,7 @@ def test_noise_free_exponent_is_exact():
     is recovered to rounding error and N_opt to within 1%."""
     r = js.fit_isoflop(js.synthetic_chinchilla(noise=0.0), n_resamples=0)
     assert abs(r.a - A_TRUE) < 1e-9 and abs(r.b - (1 - A_TRUE)) < 1e-9
-    n_opt, d_opt = (np.asarray(v) for v in js._extrapolate.chinchilla_optimal(P, r.budgets))
+    n_opt, d_opt = (np.asarray(v) for v in js.chinchilla.optimal_allocation(P, r.budgets))
     np.testing.assert_allclose(r.n_opt, n_opt, rtol=0.01)
     np.testing.assert_allclose(r.d_opt, d_opt, rtol=0.01)
     with pytest.raises(ValueError, match="no bootstrap draws"):

@@ -118,3 +118,46 @@ def test_user_defined_law_in_a_few_lines(rng):
     assert res.params["g"] == pytest.approx(0.21, rel=1e-5)
     assert res.params["E"] == pytest.approx(1.9, rel=1e-5)
     np.testing.assert_allclose(res.predict({"C": C}), y, rtol=1e-6)
+
+
+def test_every_builtin_parameter_declares_its_role():
+    """Plots and summaries read roles, never parameter names: every built-in law sets them."""
+    for name, law in js.list_laws().items():
+        for p in law.params:
+            assert p.role in js.laws.ROLES, (name, p.name, p.role)
+    assert [p.name for p in js.chinchilla.params if p.role == "exponent"] == ["alpha", "beta"]
+    assert js.Param("a").role is None
+    with pytest.raises(ValueError, match="role"):
+        js.Param("a", role="slope")
+
+
+OVERTRAINING = {"E": 1.8366, "A": 166.21, "B": 300.0, "eta": 0.27285}
+
+
+@pytest.mark.parametrize("name, params", [("chinchilla", js.EPOCH_PARAMS), ("kaplan", TRUE["kaplan"]),
+                                          ("overtraining", OVERTRAINING)])
+def test_closed_form_optimal_allocation_matches_numeric(name, params):
+    """A law's closed-form ``optimal_allocation`` (C = 6ND) agrees with the numeric minimiser (the
+    fallback, forced by passing the same cost as ``tokens_for``) to 1e-7 relative: both are exact
+    optima, the numeric one after a 512-point log grid and 12 Newton steps in float64."""
+    law = js.get_law(name)
+    cs = np.array([1e20, 1e24])
+    assert law.optimal_allocation is not None
+    with precision():
+        p = {k: jnp.asarray(v) for k, v in params.items()}
+        closed = [np.asarray(v) for v in law.optimal_allocation(p, jnp.asarray(cs))]
+        for j, c in enumerate(cs):
+            n, d = (float(v) for v in js.laws.optimal_allocation(law, p, c, tokens_for=lambda n, c: c / (6.0 * n)))
+            assert n == pytest.approx(closed[0][j], rel=1e-7) and d == pytest.approx(closed[1][j], rel=1e-7)
+            assert 6.0 * n * d == pytest.approx(c, rel=1e-12)
+    assert js.get_law("kumar_precision").optimal_allocation is None
+
+
+def test_law_has_predict_not_call():
+    """One way to evaluate a law: ``predict`` (``__call__`` was a duplicate), in float64 under
+    ``js.precision()``."""
+    assert not callable(js.chinchilla)
+    with precision():
+        y = js.chinchilla.predict({k: jnp.asarray(v) for k, v in js.EPOCH_PARAMS.items()},
+                                  {"N": jnp.asarray([1e9]), "D": jnp.asarray([2e10])})
+    assert y.dtype == jnp.float64

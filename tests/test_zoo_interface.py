@@ -98,7 +98,7 @@ def _check_cli(law, data, fit, tmp_path, capsys, monkeypatch):
     import jaxscale._cli as cli
 
     name = law.name
-    if "eta" in law.inputs:  # schedule laws read long-format loss curves (run, step, lr, loss)
+    if law.input_builder is not None:  # schedule laws read long-format loss curves (run, step, lr, loss)
         frame = _long_format(data)
     else:
         frame = pd.DataFrame({k: data[k] for k in (*law.inputs, "loss")})

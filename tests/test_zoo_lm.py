@@ -26,7 +26,7 @@ SMALL = ["d=96_l=8_h=4", "d=512_l=8_h=4", "d=576_l=24_h=8", "d=1024_l=24_h=8"]
 
 def _clean(law, params, x):
     with precision():
-        return np.asarray(law(params, x))
+        return np.asarray(law.predict(params, x))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -119,8 +119,9 @@ def test_annealing_areas_match_recursion():
     np.testing.assert_allclose(s2, _recursive_s2(eta), atol=1e-15)
 
 
-@pytest.fixture(scope="module")
-def lr_fit():
+def _long_curves():
+    """Long-format loss curves (run, step, lr, loss) of a constant and a cosine schedule, 0.2% noise,
+    the loss evaluated every 16 steps from step 16 (NaN elsewhere)."""
     scheds = {"constant": schedules.constant_schedule(T, PEAK), "cosine": schedules.cosine_schedule(T, PEAK)}
     x = schedules.schedule_inputs(scheds)
     clean = _clean(jl.lr_annealing, LR_TRUE, x)
@@ -128,9 +129,57 @@ def lr_fit():
     long = pd.DataFrame({"run": x["run"], "step": x["step"].astype(int), "lr": x["eta"][np.arange(len(clean)),
                          x["step"].astype(int) - 1], "loss": noisy})
     long.loc[(long["step"] < 10) | (long["step"] % 16 != 0), "loss"] = np.nan  # evaluated every 16 steps
-    data = schedules.schedule_inputs(long)
-    assert data["eta"].shape == (2 * (T // 16), T)
-    return js.fit("lr_annealing", data, loss="squared_log", solver=LM, progress=False)
+    return long
+
+
+@pytest.fixture(scope="module")
+def lr_fit():
+    # the law's input builder reads the long-format curves: fit takes the frame as it is
+    return js.fit("lr_annealing", _long_curves(), loss="squared_log", solver=LM, progress=False)
+
+
+def test_lr_annealing_input_builder():
+    """``Law.build_inputs`` (and so ``load_data`` / ``fit``) turns long-format curves into the inputs,
+    for any target column name; laws of plain columns have no builder."""
+    long = _long_curves()
+    want = schedules.schedule_inputs(long)
+    assert want["eta"].shape == (2 * (T // 16), T)
+    renamed = long.rename(columns={"loss": "val_loss"})
+    built = jl.lr_annealing.build_inputs(renamed, target="val_loss")
+    for k in ("step", "eta", "run"):
+        np.testing.assert_array_equal(built[k], want[k])
+    np.testing.assert_array_equal(built["val_loss"], want["loss"])
+    ds = js.load_data(renamed, jl.lr_annealing, target="val_loss")
+    np.testing.assert_array_equal(ds.inputs["eta"], want["eta"])
+    np.testing.assert_array_equal(ds.y, want["loss"])
+    assert renamed.equals(long.rename(columns={"loss": "val_loss"}))  # nothing mutated
+    with pytest.raises(ValueError, match="no input builder"):
+        js.chinchilla.build_inputs(long)
+
+
+def test_cli_cluster_bootstrap_of_loss_curves(lr_fit, tmp_path, monkeypatch):
+    """``jaxscale fit curves.csv --law lr_annealing --bootstrap N --cluster run``: the CLI reads the
+    cluster per data point through the law's input builder (one point per evaluated step). The fit
+    and the bootstrap are replaced (tested elsewhere); this checks what the CLI hands them."""
+    import jaxscale._cli as cli
+
+    class Stop(Exception):
+        pass
+
+    path = tmp_path / "curves.csv"
+    _long_curves().to_csv(path, index=False)
+    seen = {}
+    monkeypatch.setattr(cli, "fit", lambda law, data, **kw: lr_fit)
+
+    def fake_bootstrap(result, n, **kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(cli, "bootstrap", fake_bootstrap)
+    with pytest.raises(Stop):
+        cli.main(["fit", str(path), "--law", "lr_annealing", "--bootstrap", "10", "--cluster", "run", "--no-progress"])
+    assert seen["scheme"] == "cluster"
+    np.testing.assert_array_equal(seen["cluster"], schedules.schedule_inputs(_long_curves())["run"])
 
 
 def test_lr_annealing_predicts_unseen_schedule(lr_fit):

@@ -13,7 +13,14 @@ registers every built-in law, so ``get_law(name)`` and ``jaxscale fit --law NAME
   ``error_link``, ``passuntil``.
 * training dynamics: ``kaplan_ns`` (with :func:`critical_batch_size`, :func:`min_steps`),
   ``lr_annealing`` (with :func:`annealing_areas`), ``data_filtering``.
-* learning-rate schedules: :mod:`jaxscale.laws.schedules`.
+* learning-rate schedules: :mod:`jaxscale.laws.schedules`; the annealing laws' input builder
+  :func:`loss_curve_inputs` (long-format loss curves).
+* compute-optimal allocation of a law of ``N`` and ``D``: :func:`optimal_allocation` (the law's
+  closed form when it has one, else numeric).
+
+Capabilities are declared on the law, never inferred from its name: ``Param.role``
+(:data:`ROLES`), ``Law.optimal_allocation`` (closed form), ``Law.input_builder`` /
+:meth:`Law.build_inputs` (inputs that are not plain columns).
 
 Naming rule: functions that build a law are named ``make_*`` and return a :class:`Law`
 (:func:`make_bnsl`, :func:`make_shifted`, :func:`make_lr_annealing`,
@@ -25,6 +32,7 @@ from . import schedules as schedules
 from ._core import Law as Law
 from ._core import Param as Param
 from ._core import Prior as Prior
+from ._core import ROLES as ROLES
 from ._core import get_law as get_law
 from ._core import law as law
 from ._core import list_laws as list_laws
@@ -43,10 +51,12 @@ from ._dynamics import annealing_areas as annealing_areas
 from ._dynamics import critical_batch_size as critical_batch_size
 from ._dynamics import data_filtering as data_filtering
 from ._dynamics import kaplan_ns as kaplan_ns
+from ._dynamics import loss_curve_inputs as loss_curve_inputs
 from ._dynamics import lr_annealing as lr_annealing
 from ._dynamics import make_data_filtering as make_data_filtering
 from ._dynamics import make_lr_annealing as make_lr_annealing
 from ._dynamics import min_steps as min_steps
+from ._optimal import optimal_allocation as optimal_allocation
 from ._size import FP_QUANT_PARAMS as FP_QUANT_PARAMS
 from ._size import chinchilla as chinchilla
 from ._size import data_constrained as data_constrained

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Law", "Param", "Prior", "law", "get_law", "list_laws", "logsumexp", "exp_grid"]
+__all__ = ["Law", "Param", "Prior", "ROLES", "law", "get_law", "list_laws", "logsumexp", "exp_grid"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -92,6 +92,10 @@ def _transform_kind(transform) -> tuple:
     raise ValueError(f"transform must be 'real', 'positive' or a (lo, hi) pair, got {transform!r}")
 
 
+#: The vocabulary of :attr:`Param.role`.
+ROLES = ("exponent", "floor", "ceiling", "scale", "location", "shape")
+
+
 @dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a law.
@@ -104,6 +108,24 @@ class Param:
         product over its parameters.
       prior: default prior for Bayesian fits, a :class:`Prior`.
       doc: one line saying what the parameter means.
+      role: what kind of parameter it is, for plots and summaries (``None``: not said). One of
+
+        * ``"exponent"`` -- a power-law exponent, or a slope in log-log space (``alpha``, ``beta``,
+          a BNSL ``c_i``, the slope ``k`` of a sigmoid in ``log x``); :func:`jaxscale.plot_exponents`
+          shows these by default;
+        * ``"floor"`` -- the level the law tends to as its inputs grow (irreducible loss ``E``,
+          chance level);
+        * ``"ceiling"`` -- the opposite asymptote (loss of a random guess as the input goes to 0,
+          a plateau, a saturation score);
+        * ``"scale"`` -- a multiplicative coefficient of a term (``A``, ``B``), or a critical size
+          that enters as one (Kaplan's ``Nc``);
+        * ``"location"`` -- where a transition sits, in units of an input (a BNSL break ``d_i``,
+          a sigmoid midpoint ``x0``);
+        * ``"shape"`` -- any other parameter shaping the curve (break sharpness, decay constants,
+          half-lives).
+
+        The role says nothing about how the parameter enters the prediction (for example
+        linearly); it is a label, not a capability.
     """
 
     name: str
@@ -111,10 +133,13 @@ class Param:
     grid: tuple[float, ...] | None = None
     prior: Prior | None = None
     doc: str = ""
+    role: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"parameter name must be an identifier, got {self.name!r}")
+        if self.role is not None and self.role not in ROLES:
+            raise ValueError(f"role of parameter {self.name!r} must be one of {ROLES} or None, got {self.role!r}")
         kind = _transform_kind(self.transform)
         object.__setattr__(self, "transform", kind if kind[0] == "bounded" else kind[0])
         if self.grid is None:
@@ -185,6 +210,15 @@ class Law:
       positive_inputs: inputs that must be strictly positive (logs are taken); default all.
       formula, citation: shown in tables and docs.
       version: bump when the law's definition changes, so saved results can be checked.
+      optimal_allocation: optional closed form ``optimal_allocation(params, C) -> (N_opt, D_opt)``
+        of the compute-optimal allocation under the cost ``C = 6 N D`` (laws of ``N`` and ``D``).
+        Pure JAX, broadcasting over arrays of parameters and budgets. Laws without one are
+        optimised numerically (:func:`jaxscale.laws.optimal_allocation` decides).
+      input_builder: optional ``input_builder(frame, *, target="loss") -> dict`` for laws whose
+        inputs are not plain columns of the data (the learning-rate schedule laws read long-format
+        loss curves). It returns the law's inputs and the target as arrays, one row per data
+        point; :meth:`build_inputs` calls it, and data loading (so :func:`jaxscale.fit` and the
+        command line) uses it when the data lack the law's input columns.
 
     Laws compare and hash by identity, so a jitted solver compiled for one law is reused on
     every later fit of that same law object.
@@ -199,6 +233,8 @@ class Law:
     formula: str = ""
     citation: str = ""
     version: str = "1"
+    optimal_allocation: Callable[[Mapping, Any], tuple] | None = None
+    input_builder: Callable[..., Mapping] | None = None
 
     def __post_init__(self):
         params = tuple(self.params)
@@ -245,7 +281,11 @@ class Law:
         return np.stack([p.unconstrain(c) for p, c in zip(self.params, cols)], axis=-1)
 
     def predict(self, params: Mapping, inputs: Mapping):
-        """The law's prediction (natural space)."""
+        """The law's prediction (natural space), in the precision of its arguments.
+
+        JAX computes in float32 unless 64-bit types are enabled; evaluate in float64 inside
+        ``with jaxscale.precision():`` (scoped, the global JAX configuration is untouched).
+        """
         return self.fn(params, inputs)
 
     def log_predict(self, params: Mapping, inputs: Mapping):
@@ -259,16 +299,23 @@ class Law:
         grid = np.array(list(itertools.product(*[p.grid for p in self.params])), dtype=float)
         return self.unconstrain(grid)
 
-    def __call__(self, params: Mapping, inputs: Mapping):
-        return self.fn(params, inputs)
+    def build_inputs(self, data, *, target: str = "loss") -> dict:
+        """The law's inputs and the ``target`` column from data laid out otherwise (see ``input_builder``).
+
+        Raises ValueError for a law that reads its inputs from plain columns (no ``input_builder``).
+        """
+        if self.input_builder is None:
+            raise ValueError(f"law {self.name!r} reads its inputs {list(self.inputs)} from columns; "
+                             "it has no input builder")
+        return self.input_builder(data, target=target)
 
     def __repr__(self):
         return f"Law({self.name!r}: {self.formula or self.fn.__name__}; params={list(self.param_names)})"
 
 
 def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula="", citation="",
-        version="1", register=False):
-    """Decorator turning ``fn(params, inputs)`` into a :class:`Law`.
+        version="1", optimal_allocation=None, input_builder=None, register=False):
+    """Decorator turning ``fn(params, inputs)`` into a :class:`Law` (arguments as for :class:`Law`).
 
     With ``register=True`` the law is added to the registry, so ``get_law(name)`` and the
     command line find it.
@@ -277,7 +324,8 @@ def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula
     def wrap(fn):
         out = Law(name=name or fn.__name__, fn=fn, params=tuple(params), inputs=tuple(inputs),
                   log_fn=log_fn, positive_inputs=positive_inputs,
-                  formula=formula, citation=citation or "", version=version)
+                  formula=formula, citation=citation or "", version=version,
+                  optimal_allocation=optimal_allocation, input_builder=input_builder)
         object.__setattr__(out, "__doc__", fn.__doc__)
         if register:
             _REGISTRY[out.name] = out

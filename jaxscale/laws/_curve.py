@@ -77,16 +77,19 @@ def make_bnsl(n_breaks: int = 1) -> Law:
         g = dict(a=(0.01, 0.5), b=(1.0, 30.0), c0=(0.0, 0.5), c=(0.5, 3.0),
                  d=(1e2, 1e4) if n == 2 else (1e3,), f=(0.1, 1.0) if n == 2 else (0.3,))
     params = [
-        Param("a", "positive", grid=g["a"], prior=_lognormal(-1.0, 2.0), doc="limit of y as x -> infinity"),
-        Param("b", "positive", grid=g["b"], prior=_lognormal(0.0, 3.0), doc="offset (scale of the reducible term)"),
-        Param("c0", "real", grid=g["c0"], prior=Prior("normal", (0.0, 1.0)), doc="initial log-log slope"),
+        Param("a", "positive", grid=g["a"], prior=_lognormal(-1.0, 2.0), role="floor",
+              doc="limit of y as x -> infinity"),
+        Param("b", "positive", grid=g["b"], prior=_lognormal(0.0, 3.0), role="scale",
+              doc="offset (scale of the reducible term)"),
+        Param("c0", "real", grid=g["c0"], prior=Prior("normal", (0.0, 1.0)), role="exponent",
+              doc="initial log-log slope"),
     ]
     params += [Param(f"c{i}", "real", grid=g["c"], prior=Prior("normal", (0.0, 3.0)),
-                     doc=f"change of slope at break {i}") for i in range(1, n + 1)]
+                     role="exponent", doc=f"change of slope at break {i}") for i in range(1, n + 1)]
     params += [Param(f"d{i}", "positive", grid=g["d"], prior=_lognormal(7.0, 5.0),
-                     doc=f"location of break {i} (units of x)") for i in range(1, n + 1)]
+                     role="location", doc=f"location of break {i} (units of x)") for i in range(1, n + 1)]
     params += [Param(f"f{i}", "positive", grid=g["f"], prior=_lognormal(-1.0, 1.5),
-                     doc=f"sharpness of break {i} (smaller is sharper)") for i in range(1, n + 1)]
+                     role="shape", doc=f"sharpness of break {i} (smaller is sharper)") for i in range(1, n + 1)]
 
     def log_reducible(p, x):
         lx = jnp.log(x["x"])
@@ -142,7 +145,9 @@ def _shifted(base: Law, shift: float) -> Law:
 
     return Law(name=f"{base.name}+{shift:g}", fn=fn, params=base.params, inputs=base.inputs, log_fn=log_fn,
                positive_inputs=base.positive_inputs, formula=f"{shift:g} + [{base.formula}]",
-               citation=base.citation, version=base.version)
+               citation=base.citation, version=base.version,
+               optimal_allocation=base.optimal_allocation,  # a constant shift moves no optimum
+               input_builder=base.input_builder)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,15 +194,15 @@ def _m4_log(p, x):
     inputs=("x",),
     params=(
         Param("eps_inf", "positive", grid=(0.01, 0.1, 0.5, 1.0), prior=_lognormal(-1.0, 2.0),
-              doc="limiting loss as x -> infinity (must be < eps_0)"),
+              role="floor", doc="limiting loss as x -> infinity (must be < eps_0)"),
         Param("eps_0", "positive", grid=(2.0, 5.0, 10.0), prior=_lognormal(1.0, 1.5),
-              doc="loss of a random guess, the limit as x -> 0 (must be > eps_inf)"),
+              role="ceiling", doc="loss of a random guess, the limit as x -> 0 (must be > eps_inf)"),
         Param("alpha", "positive", grid=(0.1, 0.5, 1.0, 2.0), prior=_lognormal(-0.5, 1.0),
-              doc="exponent of the (eps_0 - L) denominator"),
+              role="exponent", doc="exponent of the (eps_0 - L) denominator"),
         Param("beta", "positive", grid=exp_grid((-2.0, 1.0, 4.0, 7.0)), prior=_lognormal(2.0, 4.0),
-              doc="scale of the power law"),
+              role="scale", doc="scale of the power law"),
         Param("c", "real", grid=(-1.0, -0.5, -0.25, -0.1), prior=Prior("normal", (-0.5, 0.5)),
-              doc="power-law exponent; negative for a loss that falls with x"),
+              role="exponent", doc="power-law exponent; negative for a loss that falls with x"),
     ),
     log_fn=_m4_log,
     formula="(L - eps_inf) / (eps_0 - L)^alpha = beta * x^c  (implicit in L; c < 0)",
@@ -242,13 +247,13 @@ def _hestness_log(p, x):
     inputs=("x",),
     params=(
         Param("E", "positive", grid=(0.01, 0.1, 0.5, 1.0), prior=_lognormal(-1.0, 2.0),
-              doc="irreducible error (the floor as x -> infinity)"),
+              role="floor", doc="irreducible error (the floor as x -> infinity)"),
         Param("L0", "positive", grid=(2.0, 5.0, 10.0), prior=_lognormal(1.0, 1.5),
-              doc="best-guess error of the small-data plateau (x -> 0); must be > E"),
+              role="ceiling", doc="best-guess error of the small-data plateau (x -> 0); must be > E"),
         Param("x0", "positive", grid=(1e1, 1e3, 1e5, 1e7), prior=_lognormal(7.0, 5.0),
-              doc="end of the plateau: where the reducible error has halved"),
+              role="location", doc="end of the plateau: where the reducible error has halved"),
         Param("alpha", "positive", grid=(0.1, 0.3, 0.7, 1.5), prior=_lognormal(-1.0, 1.0),
-              doc="power-law exponent of the middle region"),
+              role="exponent", doc="power-law exponent of the middle region"),
     ),
     log_fn=_hestness_log,
     formula="L(x) = E + (L0 - E) / (1 + (x/x0)^alpha)",
@@ -294,13 +299,13 @@ def _sigmoid_link_log(p, x):
     inputs=("x",),
     params=(
         Param("floor", (0.0, 1.0), grid=(0.05, 0.25), prior=Prior("uniform", (0.0, 1.0)),
-              doc="score far below x0 (chance level)"),
+              role="floor", doc="score far below x0 (chance level)"),
         Param("ceiling", (0.0, 1.0), grid=(0.7, 0.95), prior=Prior("uniform", (0.0, 1.0)),
-              doc="score far above x0 (saturation)"),
+              role="ceiling", doc="score far above x0 (saturation)"),
         Param("x0", "positive", grid=(1e-1, 1e1, 1e3, 1e5, 1e7), prior=_lognormal(0.0, 10.0),
-              doc="midpoint of the transition (units of x)"),
+              role="location", doc="midpoint of the transition (units of x)"),
         Param("k", "real", grid=(-3.0, -1.0, -0.3, 0.3, 1.0, 3.0), prior=Prior("normal", (0.0, 3.0)),
-              doc="slope in log x; > 0 for compute, < 0 for loss as input"),
+              role="exponent", doc="slope in log x; > 0 for compute, < 0 for loss as input"),
     ),
     log_fn=_sigmoid_link_log,
     formula="score = floor + (ceiling - floor) * sigmoid(k (log x - log x0))",
@@ -332,11 +337,11 @@ def sigmoid_link(p, x):
     inputs=("L",),
     params=(
         Param("eps", "real", grid=(0.5, 0.8, 1.0), prior=Prior("normal", (0.8, 0.5)),
-              doc="error as the loss grows without bound (chance-level error)"),
+              role="ceiling", doc="error as the loss grows without bound (chance-level error)"),
         Param("k", "positive", grid=(0.3, 1.0, 3.0), prior=Prior("lognormal", (0.0, 2.0)),
-              doc="scale of the loss-dependent term"),
+              role="scale", doc="scale of the loss-dependent term"),
         Param("gamma", "positive", grid=(0.3, 1.0, 3.0), prior=Prior("lognormal", (0.0, 1.0)),
-              doc="rate at which error falls as the loss falls"),
+              role="shape", doc="rate at which error falls as the loss falls"),
     ),
     positive_inputs=(),
     formula="Err(L) = eps - k * exp(-gamma * L)",
@@ -364,9 +369,9 @@ def _passuntil_log(p, x):
     inputs=("N",),
     params=(
         Param("c", "positive", grid=exp_grid((0.0, 3.0, 6.0, 9.0, 12.0)), prior=_lognormal(5.0, 5.0),
-              doc="scale: -log PU at N = 1"),
+              role="scale", doc="scale: -log PU at N = 1"),
         Param("alpha", "real", grid=(0.1, 0.3, 0.6, 1.0), prior=Prior("normal", (0.5, 0.5)),
-              doc="exponent: slope of log(-log PU) against -log N"),
+              role="exponent", doc="exponent: slope of log(-log PU) against -log N"),
     ),
     log_fn=_passuntil_log,
     formula="PU(N) = exp(-c * N^-alpha), i.e. log(-log PU) = log c - alpha log N",

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._core import Param, Prior, exp_grid, law, logsumexp
 from ._implicit import newton_root
+from .schedules import schedule_inputs
 
 __all__ = [
     "kaplan_ns",
@@ -94,15 +95,17 @@ def _kaplan_ns_log(p, x):
     inputs=("N", "S", "B"),
     params=(
         Param("Nc", "positive", grid=exp_grid((25.0, 30.0, 35.0)), prior=_lognormal(30.0, 5.0),
-              doc="critical model size (non-embedding parameters)"),
+              role="scale", doc="critical model size (non-embedding parameters)"),
         Param("alpha_N", "positive", grid=(0.05, 0.1, 0.2), prior=_lognormal(-2.5, 1.0),
-              doc="model-size exponent"),
-        Param("Sc", "positive", grid=(1e2, 2e3, 3e4), prior=_lognormal(7.5, 3.0), doc="critical number of steps"),
-        Param("alpha_S", "positive", grid=(0.3, 0.7, 1.2), prior=_lognormal(-0.3, 1.0), doc="step exponent"),
+              role="exponent", doc="model-size exponent"),
+        Param("Sc", "positive", grid=(1e2, 2e3, 3e4), prior=_lognormal(7.5, 3.0), role="scale",
+              doc="critical number of steps"),
+        Param("alpha_S", "positive", grid=(0.3, 0.7, 1.2), prior=_lognormal(-0.3, 1.0), role="exponent",
+              doc="step exponent"),
         Param("B_star", "positive", grid=(1e6, 1e8, 1e10), prior=_lognormal(19.0, 4.0),
-              doc="critical-batch-size scale (tokens)"),
+              role="scale", doc="critical-batch-size scale (tokens)"),
         Param("alpha_B", "positive", grid=(0.1, 0.2, 0.4), prior=_lognormal(-1.5, 1.0),
-              doc="critical-batch-size exponent"),
+              role="exponent", doc="critical-batch-size exponent"),
     ),
     log_fn=_kaplan_ns_log,
     formula="L = (Nc/N)^alpha_N + (Sc/S_min)^alpha_S; S_min = S/(1 + B_crit(L)/B); B_crit(L) = B_star/L^(1/alpha_B)",
@@ -168,6 +171,20 @@ def _areas(step, eta, decay):
     return s1, s2
 
 
+def loss_curve_inputs(data, *, target: str = "loss") -> dict:
+    """Input builder of the annealing laws: long-format loss curves -> ``step``, ``eta``, ``run``, ``target``.
+
+    ``data`` has columns ``run``, ``step`` (1, 2, ... within each run), ``lr`` (the LR at every
+    step) and ``target`` (the loss, NaN where not evaluated); every row with a finite ``target``
+    becomes a data point (see :func:`jaxscale.laws.schedules.schedule_inputs`). ``run`` is kept
+    per point, so it can serve as the cluster of a cluster bootstrap.
+    """
+    out = schedule_inputs(data, loss=target)
+    if "loss" in out:
+        out[target] = out.pop("loss")
+    return out
+
+
 def make_lr_annealing(decay: float = 0.999, *, fit_decay: bool = False, name: str | None = None, register=False):
     r"""Build the learning-rate annealing law :math:`L(s) = L_0 + A S_1^{-\alpha} - C S_2` (Tissue et al. 2024).
 
@@ -182,21 +199,24 @@ def make_lr_annealing(decay: float = 0.999, *, fit_decay: bool = False, name: st
       register: add the law to the registry.
 
     Inputs: ``step`` (1-d, the step ``s`` of each point, >= 1) and ``eta`` (2-d, ``(n_points, T)``:
-    each point's whole LR schedule, padded past its run); build them with :func:`schedule_inputs`.
+    each point's whole LR schedule, padded past its run); build them with
+    :func:`~jaxscale.laws.schedules.schedule_inputs`. The law's input builder
+    (:func:`loss_curve_inputs`) reads long-format loss curves, so ``fit(law, frame)`` and
+    ``jaxscale fit curves.csv --law lr_annealing`` take columns ``run, step, lr, loss`` directly.
     """
     params = [
         Param("L0", "positive", grid=(1.0, 3.0), prior=Prior("lognormal", (0.5, 1.0)),
-              doc="loss limit as the forward area grows"),
+              role="floor", doc="loss limit as the forward area grows"),
         Param("A", "positive", grid=(0.1, 1.0), prior=Prior("lognormal", (0.0, 2.0)),
-              doc="scale of the forward-area power law"),
+              role="scale", doc="scale of the forward-area power law"),
         Param("alpha", "positive", grid=(0.3, 0.7), prior=Prior("lognormal", (-0.7, 0.7)),
-              doc="exponent of the forward area S1"),
+              role="exponent", doc="exponent of the forward area S1"),
         Param("C", "positive", grid=(0.1, 1.0, 10.0), prior=Prior("lognormal", (0.0, 3.0)),
-              doc="loss drop per unit of annealing area S2"),
+              role="scale", doc="loss drop per unit of annealing area S2"),
     ]
     if fit_decay:
         params.append(Param("lam", (0.9, 0.99999), grid=(0.99, 0.999), prior=Prior("uniform", (0.9, 0.99999)),
-                            doc="momentum decay factor of the annealing area"))
+                            role="shape", doc="momentum decay factor of the annealing area"))
 
     def lr_annealing(p, x):
         r"""Loss curve under a learning-rate schedule :math:`L(s) = L_0 + A S_1^{-\alpha} - C S_2`.
@@ -214,6 +234,7 @@ def make_lr_annealing(decay: float = 0.999, *, fit_decay: bool = False, name: st
         inputs=("step", "eta"),
         params=tuple(params),
         positive_inputs=("step",),
+        input_builder=loss_curve_inputs,
         formula=f"L(s) = L0 + A * S1^-alpha - C * S2; S1 = sum_(i<=s) eta_i, S2 = sum_(i<=s) m_i, "
         f"m_i = lambda m_(i-1) + eta_(i-1) - eta_i ({lam_txt})",
         citation="Tissue et al. 2024, 'Scaling Law with Learning Rate Annealing', arXiv:2408.11029 (Eq. 1)",
@@ -269,13 +290,13 @@ def make_data_filtering(max_epochs: int = 64, *, name: str = "data_filtering", r
         inputs=("n", "S"),
         params=(
             Param("a", "positive", grid=(1e-6, 1e-4), prior=Prior("lognormal", (-10.0, 5.0)),
-                  doc="sample scale (inside the power)"),
+                  role="scale", doc="sample scale (inside the power)"),
             Param("b", "real", grid=(-0.1, -0.3), prior=Prior("normal", (-0.2, 0.3)),
-                  doc="utility: exponent of the first pass (negative: loss falls)"),
+                  role="exponent", doc="utility: exponent of the first pass (negative: loss falls)"),
             Param("tau", "positive", grid=(1.0, 5.0), prior=Prior("lognormal", (1.0, 1.0)),
-                  doc="half-life of the utility, in passes over the pool"),
+                  role="shape", doc="half-life of the utility, in passes over the pool"),
             Param("d", "positive", grid=(0.1, 1.0), prior=Prior("lognormal", (-1.0, 1.0)),
-                  doc="irreducible loss"),
+                  role="floor", doc="irreducible loss"),
         ),
         log_fn=log_fn,
         formula="y = d + (a min(n, S))^b * prod_(k>=1) (clip(n, kS, (k+1)S) / (kS))^(b 2^(-k/tau))",

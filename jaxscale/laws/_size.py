@@ -40,9 +40,9 @@ def _power_law_log(p, x):
     inputs=("x",),
     params=(
         Param("a", "positive", grid=exp_grid((-2.0, 0.0, 2.0, 4.0, 6.0)), prior=Prior("lognormal", (0.0, 5.0)),
-              doc="scale: the prediction at x = 1"),
+              role="scale", doc="scale: the prediction at x = 1"),
         Param("alpha", "real", grid=(0.0, 0.25, 0.5, 1.0, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="power-law exponent"),
+              role="exponent", doc="power-law exponent"),
     ),
     log_fn=_power_law_log,
     formula="L(x) = a * x^-alpha",
@@ -67,11 +67,11 @@ def _saturating_log(p, x):
     inputs=("x",),
     params=(
         Param("E", "positive", grid=exp_grid((-2.0, -1.0, 0.0, 1.0)), prior=Prior("lognormal", (0.0, 2.0)),
-              doc="irreducible loss (the limit as x -> infinity)"),
+              role="floor", doc="irreducible loss (the limit as x -> infinity)"),
         Param("A", "positive", grid=exp_grid((-2.0, 0.0, 2.0, 4.0, 6.0)), prior=Prior("lognormal", (0.0, 5.0)),
-              doc="scale of the reducible term"),
+              role="scale", doc="scale of the reducible term"),
         Param("alpha", "real", grid=(0.0, 0.25, 0.5, 1.0, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of the reducible term"),
+              role="exponent", doc="exponent of the reducible term"),
     ),
     log_fn=_saturating_log,
     formula="L(x) = E + A * x^-alpha",
@@ -87,6 +87,19 @@ def saturating_power_law(p, x):
     return p["E"] + p["A"] * x["x"] ** -p["alpha"]
 
 
+def _chinchilla_optimal(p, compute):
+    r"""Closed-form compute-optimal allocation of the Chinchilla law under ``C = 6 N D``.
+
+    :math:`G = (\alpha A / (\beta B))^{1/(\alpha+\beta)}`,
+    :math:`N_{opt} = G (C/6)^{\beta/(\alpha+\beta)}`, :math:`D_{opt} = (C/6)^{\alpha/(\alpha+\beta)} / G`
+    (Hoffmann et al. 2022, Eq. 4). Computed in logs; broadcasts over arrays of draws.
+    """
+    a, b = p["alpha"], p["beta"]
+    log_g = (jnp.log(a) + jnp.log(p["A"]) - jnp.log(b) - jnp.log(p["B"])) / (a + b)
+    log_c6 = jnp.log(jnp.asarray(compute) / 6.0)
+    return jnp.exp(log_g + b / (a + b) * log_c6), jnp.exp(a / (a + b) * log_c6 - log_g)
+
+
 def _chinchilla_log(p, x):
     return logsumexp(
         jnp.log(p["A"]) - p["alpha"] * jnp.log(x["N"]),
@@ -100,17 +113,18 @@ def _chinchilla_log(p, x):
     inputs=("N", "D"),
     params=(
         Param("E", "positive", grid=exp_grid((-1.0, -0.5, 0.0, 0.5, 1.0)), prior=Prior("lognormal", (0.5, 1.0)),
-              doc="irreducible loss"),
+              role="floor", doc="irreducible loss"),
         Param("A", "positive", grid=exp_grid((0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
-              prior=Prior("lognormal", (6.0, 4.0)), doc="scale of the parameter term"),
+              prior=Prior("lognormal", (6.0, 4.0)), role="scale", doc="scale of the parameter term"),
         Param("B", "positive", grid=exp_grid((0.0, 5.0, 10.0, 15.0, 20.0, 25.0)),
-              prior=Prior("lognormal", (6.0, 4.0)), doc="scale of the data term"),
+              prior=Prior("lognormal", (6.0, 4.0)), role="scale", doc="scale of the data term"),
         Param("alpha", "real", grid=(0.0, 0.5, 1.0, 1.5, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of model size N"),
+              role="exponent", doc="exponent of model size N"),
         Param("beta", "real", grid=(0.0, 0.5, 1.0, 1.5, 2.0), prior=Prior("halfnormal", (1.0,)),
-              doc="exponent of training tokens D"),
+              role="exponent", doc="exponent of training tokens D"),
     ),
     log_fn=_chinchilla_log,
+    optimal_allocation=_chinchilla_optimal,
     formula="L(N, D) = E + A / N^alpha + B / D^beta",
     citation="Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', arXiv:2203.15556; "
     "grid and Huber objective as in Besiroglu et al. 2024 (Epoch AI), arXiv:2404.10102",
@@ -129,6 +143,19 @@ def chinchilla(p, x):
     return p["E"] + p["A"] / x["N"] ** p["alpha"] + p["B"] / x["D"] ** p["beta"]
 
 
+def _kaplan_optimal(p, compute):
+    r"""Compute-optimal allocation of the Kaplan law under ``C = 6 N D`` (closed form).
+
+    With ``r = alpha_N / alpha_D`` and ``D = C / (6 N)``, ``L^(1/alpha_D) = (Nc/N)^r + 6 Dc N / C`` is
+    smallest at :math:`N_{opt}^{r+1} = r N_c^r C / (6 D_c)`, :math:`D_{opt} = C / (6 N_{opt})`
+    (positive exponents). Computed in logs; broadcasts over arrays of draws.
+    """
+    r = p["alpha_N"] / p["alpha_D"]
+    log_c6 = jnp.log(jnp.asarray(compute) / 6.0)
+    log_n = (jnp.log(r) + r * jnp.log(p["Nc"]) + log_c6 - jnp.log(p["Dc"])) / (r + 1.0)
+    return jnp.exp(log_n), jnp.exp(log_c6 - log_n)
+
+
 def _kaplan_log(p, x):
     ratio = p["alpha_N"] / p["alpha_D"]
     t_n = ratio * (jnp.log(p["Nc"]) - jnp.log(x["N"]))
@@ -141,15 +168,16 @@ def _kaplan_log(p, x):
     inputs=("N", "D"),
     params=(
         Param("Nc", "positive", grid=exp_grid((20.0, 25.0, 30.0, 35.0)), prior=Prior("lognormal", (30.0, 5.0)),
-              doc="critical model size"),
+              role="scale", doc="critical model size"),
         Param("Dc", "positive", grid=exp_grid((20.0, 25.0, 30.0, 35.0)), prior=Prior("lognormal", (30.0, 5.0)),
-              doc="critical data size"),
+              role="scale", doc="critical data size"),
         Param("alpha_N", "real", grid=(0.05, 0.1, 0.3), prior=Prior("halfnormal", (0.5,)),
-              doc="model-size exponent"),
+              role="exponent", doc="model-size exponent"),
         Param("alpha_D", "real", grid=(0.05, 0.1, 0.3), prior=Prior("halfnormal", (0.5,)),
-              doc="data-size exponent"),
+              role="exponent", doc="data-size exponent"),
     ),
     log_fn=_kaplan_log,
+    optimal_allocation=_kaplan_optimal,
     formula="L(N, D) = ((Nc/N)^(alpha_N/alpha_D) + Dc/D)^alpha_D",
     citation="Kaplan et al. 2020, 'Scaling Laws for Neural Language Models', arXiv:2001.08361, Eq. 1.5",
     register=True,
@@ -185,19 +213,20 @@ def _kumar_log(p, x):
     name="kumar_precision",
     inputs=("N", "D", "P_w", "P_a", "P_kv"),
     params=(
-        Param("E", "positive", grid=(1.0, 2.0), prior=_lognormal(0.5, 1.0), doc="irreducible loss"),
+        Param("E", "positive", grid=(1.0, 2.0), prior=_lognormal(0.5, 1.0), role="floor", doc="irreducible loss"),
         Param("A", "positive", grid=exp_grid((3.0, 6.0, 9.0)), prior=_lognormal(6.0, 4.0),
-              doc="scale of the effective-parameter term"),
+              role="scale", doc="scale of the effective-parameter term"),
         Param("B", "positive", grid=exp_grid((3.0, 6.0, 9.0)), prior=_lognormal(6.0, 4.0),
-              doc="scale of the data term"),
-        Param("alpha", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.0, 0.7), doc="exponent of N_eff"),
-        Param("beta", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.0, 0.7), doc="exponent of D"),
+              role="scale", doc="scale of the data term"),
+        Param("alpha", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.0, 0.7), role="exponent",
+              doc="exponent of N_eff"),
+        Param("beta", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.0, 0.7), role="exponent", doc="exponent of D"),
         Param("gamma_w", "positive", grid=(1.0, 3.0), prior=_lognormal(1.0, 1.0),
-              doc="precision scale of weights (bits)"),
+              role="shape", doc="precision scale of weights (bits)"),
         Param("gamma_a", "positive", grid=(1.0, 3.0), prior=_lognormal(1.0, 1.0),
-              doc="precision scale of activations (bits)"),
+              role="shape", doc="precision scale of activations (bits)"),
         Param("gamma_kv", "positive", grid=(1.0, 3.0), prior=_lognormal(1.0, 1.0),
-              doc="precision scale of the KV cache / attention (bits)"),
+              role="shape", doc="precision scale of the KV cache / attention (bits)"),
     ),
     log_fn=_kumar_log,
     formula="L = A * N_eff^-alpha + B * D^-beta + E; "
@@ -244,15 +273,20 @@ def _fp_quant_log(p, x):
     name="fp_quant",
     inputs=("N", "D", "E", "M", "B"),
     params=(
-        Param("n", "positive", grid=(10.0, 100.0), prior=_lognormal(4.0, 3.0), doc="scale of the model-size term"),
-        Param("alpha", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.3, 0.7), doc="model-size exponent"),
-        Param("d", "positive", grid=(1e3, 1e5), prior=_lognormal(10.0, 4.0), doc="scale of the data term"),
-        Param("beta", "positive", grid=(0.3, 0.6), prior=_lognormal(-0.7, 0.7), doc="data exponent"),
-        Param("eps", "positive", grid=(1.0, 2.0), prior=_lognormal(0.5, 1.0), doc="irreducible loss"),
+        Param("n", "positive", grid=(10.0, 100.0), prior=_lognormal(4.0, 3.0), role="scale",
+              doc="scale of the model-size term"),
+        Param("alpha", "positive", grid=(0.2, 0.4), prior=_lognormal(-1.3, 0.7), role="exponent",
+              doc="model-size exponent"),
+        Param("d", "positive", grid=(1e3, 1e5), prior=_lognormal(10.0, 4.0), role="scale",
+              doc="scale of the data term"),
+        Param("beta", "positive", grid=(0.3, 0.6), prior=_lognormal(-0.7, 0.7), role="exponent", doc="data exponent"),
+        Param("eps", "positive", grid=(1.0, 2.0), prior=_lognormal(0.5, 1.0), role="floor", doc="irreducible loss"),
         Param("gamma", "positive", grid=(1e3, 1e4, 1e5), prior=_lognormal(9.0, 4.0),
-              doc="inverse scale of the quantisation penalty"),
-        Param("delta", "positive", grid=(1.0, 3.0), prior=_lognormal(1.0, 1.0), doc="exponent of (E + 0.5)"),
-        Param("nu", "positive", grid=(1.0, 3.0), prior=_lognormal(0.7, 1.0), doc="exponent of (M + 0.5)"),
+              role="scale", doc="inverse scale of the quantisation penalty"),
+        Param("delta", "positive", grid=(1.0, 3.0), prior=_lognormal(1.0, 1.0), role="exponent",
+              doc="exponent of (E + 0.5)"),
+        Param("nu", "positive", grid=(1.0, 3.0), prior=_lognormal(0.7, 1.0), role="exponent",
+              doc="exponent of (M + 0.5)"),
     ),
     log_fn=_fp_quant_log,
     positive_inputs=("N", "D", "B"),
@@ -283,6 +317,17 @@ def fp_quant(p, x):
 # ----------------------------------------------------------------------------------------------
 # Gadre et al. 2024: over-training and the downstream error link
 # ----------------------------------------------------------------------------------------------
+def _overtraining_optimal(p, compute):
+    r"""Compute-optimal allocation of the over-training law under ``C = 6 N D`` (closed form).
+
+    The Chinchilla optimum with ``alpha = beta = eta``: :math:`N_{opt} = G \sqrt{C/6}`,
+    :math:`D_{opt} = \sqrt{C/6} / G`, :math:`G = (A/B)^{1/(2\eta)}`. Broadcasts over arrays of draws.
+    """
+    log_g = (jnp.log(p["A"]) - jnp.log(p["B"])) / (2.0 * p["eta"])
+    half = 0.5 * jnp.log(jnp.asarray(compute) / 6.0)
+    return jnp.exp(log_g + half), jnp.exp(half - log_g)
+
+
 def _overtraining_log(p, x):
     log_n, log_d = jnp.log(x["N"]), jnp.log(x["D"])
     return logsumexp(jnp.log(p["E"]), jnp.log(p["A"]) - p["eta"] * log_n, jnp.log(p["B"]) - p["eta"] * log_d)
@@ -293,15 +338,16 @@ def _overtraining_log(p, x):
     inputs=("N", "D"),
     params=(
         Param("E", "positive", grid=(0.5, 1.0, 2.0, 10.0), prior=Prior("lognormal", (0.5, 1.0)),
-              doc="irreducible loss"),
+              role="floor", doc="irreducible loss"),
         Param("A", "positive", grid=(1e2, 3e2, 1e3, 3e3), prior=Prior("lognormal", (6.0, 4.0)),
-              doc="scale of the parameter term (the repo's alpha)"),
+              role="scale", doc="scale of the parameter term (the repo's alpha)"),
         Param("B", "positive", grid=(1e2, 3e2, 1e3, 3e3), prior=Prior("lognormal", (6.0, 4.0)),
-              doc="scale of the data term (the repo's beta * 6^(-eta/2))"),
+              role="scale", doc="scale of the data term (the repo's beta * 6^(-eta/2))"),
         Param("eta", "real", grid=(0.1, 0.3), prior=Prior("halfnormal", (1.0,)),
-              doc="shared exponent of N and D (the repo's b = -eta)"),
+              role="exponent", doc="shared exponent of N and D (the repo's b = -eta)"),
     ),
     log_fn=_overtraining_log,
+    optimal_allocation=_overtraining_optimal,
     formula="L(N, D) = E + A * N^-eta + B * D^-eta",
     citation="Gadre et al. 2024, 'Language models scale reliably with over-training and on downstream "
     "tasks', arXiv:2403.08540 (Eq. 4; code: github.com/mlfoundations/scaling, powlaw_ours)",
@@ -345,19 +391,19 @@ def _data_constrained_log(p, x):
 
 
 _DC_PARAMS = (
-    Param("E", "positive", grid=(1.0, 2.0), prior=Prior("lognormal", (0.5, 1.0)), doc="irreducible loss"),
+    Param("E", "positive", grid=(1.0, 2.0), prior=Prior("lognormal", (0.5, 1.0)), role="floor", doc="irreducible loss"),
     Param("A", "positive", grid=(1e2, 1e3), prior=Prior("lognormal", (6.0, 4.0)),
-          doc="scale of the parameter term"),
+          role="scale", doc="scale of the parameter term"),
     Param("B", "positive", grid=(1e2, 1e3, 1e4), prior=Prior("lognormal", (6.0, 4.0)),
-          doc="scale of the data term"),
+          role="scale", doc="scale of the data term"),
     Param("alpha", "positive", grid=(0.3, 0.5), prior=Prior("lognormal", (-1.0, 0.5)),
-          doc="exponent of the effective parameters N'"),
+          role="exponent", doc="exponent of the effective parameters N'"),
     Param("beta", "positive", grid=(0.3, 0.5), prior=Prior("lognormal", (-1.0, 0.5)),
-          doc="exponent of the effective tokens D'"),
+          role="exponent", doc="exponent of the effective tokens D'"),
     Param("R_D", "positive", grid=(5.0, 20.0), prior=Prior("lognormal", (2.5, 1.0)),
-          doc="R_D*: repetitions at which repeated tokens are worth 1/e of fresh ones"),
+          role="shape", doc="R_D*: repetitions at which repeated tokens are worth 1/e of fresh ones"),
     Param("R_N", "positive", grid=(2.0, 10.0), prior=Prior("lognormal", (1.5, 1.0)),
-          doc="R_N*: the same decay constant for excess parameters"),
+          role="shape", doc="R_N*: the same decay constant for excess parameters"),
 )
 
 
