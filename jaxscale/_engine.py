@@ -90,6 +90,16 @@ def batch_sharding(size: int):
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
 
 
+def fetch(tree):
+    """Device arrays to NumPy; arrays sharded over several processes are all-gathered first."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        tree = jax.tree.map(lambda a: a if a.is_fully_addressable else
+                            multihost_utils.process_allgather(a, tiled=True), tree)
+    return jax.device_get(tree)
+
+
 def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: Mapping, y, w, *,
                 n_steps: int, xtol: float, batched_data: bool = False, chunk_size: int | None = None,
                 progress: bool = False, dtype=np.float64) -> StartResults:
@@ -140,7 +150,7 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
                     args = jax.device_put(args, shard)
             else:
                 args = (starts_p[sl], xs, ys, ws)
-            outs.append(jax.device_get(fn(*args)))
+            outs.append(fetch(fn(*args)))
     u, f, g, s, conv = (np.concatenate([o[i] for o in outs], axis=0)[:total] for i in range(5))
     return StartResults(u, f, g, s, conv.astype(bool))
 
