@@ -180,16 +180,22 @@ def _parabola_row(x, yn, wn):
     return vertex, 2.0 * c[2], y_min, inside
 
 
-def _akima_row(x, yn, wn):
+def _compact(x, yn, wn):
+    """Active nodes (weight > 0) first, ascending; padding continues x upwards (every dx > 0).
+    Returns ``(x, log yn, k)``."""
     active = wn > 0
     order = jnp.argsort(jnp.where(active, x, jnp.inf))
     k = jnp.sum(active)
     xs, ys = x[order], jnp.log(jnp.where(active, yn, 1.0))[order]
-    # padding nodes: continue x upwards so that every dx > 0; values irrelevant
     idx = jnp.arange(x.shape[-1])
-    last = xs[jnp.maximum(k - 1, 0)]
-    xs = jnp.where(idx < k, xs, last + (idx - k + 1.0))
-    ys = jnp.where(idx < k, ys, ys[jnp.maximum(k - 1, 0)])
+    last = jnp.maximum(k - 1, 0)
+    xs = jnp.where(idx < k, xs, xs[last] + (idx - k + 1.0))
+    ys = jnp.where(idx < k, ys, ys[last])
+    return xs, ys, k
+
+
+def _akima_row(x, yn, wn):
+    xs, ys, k = _compact(x, yn, wn)
     kk = jnp.maximum(k, 3)
     x_min, f_min, curv, index = akima_minimum(xs, ys, kk)
     inside = (index != 0) & (index != kk - 1)
@@ -197,22 +203,62 @@ def _akima_row(x, yn, wn):
     return x_min, curv * y_min, y_min, inside  # curvature of L (not log L): L (f'' + f'^2), f' = 0
 
 
-def _stage1(x, y_run, w_run, onehot, method):
+def _rise_row(x, yn, wn, v):
+    """The Akima interpolant of the nodes (as L) at ``v - h``, ``v``, ``v + h``, with ``h`` the
+    distance from ``v`` to the nearer end of the sweep (for the asymmetry diagnostic)."""
+    xs, ys, k = _compact(x, yn, wn)
+    kk = jnp.maximum(k, 3)
+    v = jnp.where(jnp.isfinite(v), v, xs[0])
+    h = jnp.maximum(jnp.minimum(v - xs[0], xs[kk - 1] - v), 0.0)
+    coef = akima_coefficients(xs, ys, kk)
+    return jnp.exp(akima_evaluate(xs, coef, kk, jnp.stack([v - h, v, v + h]))), h
+
+
+def _stage1(x, y_run, w_run, onehot, v_fix, method):
     yn, wn = _nodes(y_run, w_run, onehot)
     row = _parabola_row if method == "parabola" else _akima_row
     vertex, curv, y_min, inside = jax.vmap(row)(x, yn, wn)
     n_nodes = jnp.sum(wn > 0, axis=-1)
-    return vertex, curv, y_min, inside, n_nodes
+    rises, h = jax.vmap(_rise_row)(x, yn, wn, jnp.where(jnp.isnan(v_fix), vertex, v_fix))
+    return vertex, curv, y_min, inside, n_nodes, rises, h
+
+
+_CHUNK = 128
 
 
 @functools.partial(jax.jit, static_argnames="method")
-def _stage1_point(x, y_run, w_run, onehot, method):
-    return _stage1(x, y_run, w_run, onehot, method)
+def _stage1_chunk(x, y_run, w_run, onehot, v_fix, method):
+    return jax.vmap(lambda y, w: _stage1(x, y, w, onehot, v_fix, method))(y_run, w_run)
 
 
-@functools.partial(jax.jit, static_argnames="method")
-def _stage1_batch(x, y_run, w_run, onehot, method):
-    return jax.vmap(lambda y, w: _stage1(x, y, w, onehot, method))(y_run, w_run)
+def _bucket(k: int, least: int) -> int:
+    return max(least, 1 << (int(k) - 1).bit_length())
+
+
+def _stage1_batch(x, y_run, w_run, onehot, method, v_fix=None):
+    """Stage 1 for ``(B, J, M)`` losses and weights, in chunks of a fixed size, with budgets, runs
+    and nodes padded to powers of two (padding has zero weight): one compile per size bucket."""
+    b, (j, m), u = y_run.shape[0], y_run.shape[1:], x.shape[1]
+    jp, mp, up = _bucket(j, 16), _bucket(m, 32), _bucket(u, 32)
+    xp = np.zeros((jp, up))
+    xp[:j, :u] = x
+    xp[:, u:] = xp[:, u - 1:u] + np.arange(1, up - u + 1)
+    xp[j:] = np.arange(up)
+    ohp = np.zeros((jp, mp, up))
+    ohp[:j, :m, :u] = onehot
+    vf = np.full(jp, np.nan)
+    if v_fix is not None:
+        vf[:j] = v_fix
+    pad = (-b) % _CHUNK
+    outs = []
+    with precision(np.float64):
+        for i in range(0, b + pad, _CHUNK):
+            yc = np.zeros((_CHUNK, jp, mp))
+            wc = np.zeros((_CHUNK, jp, mp))
+            r = min(_CHUNK, b - i)
+            yc[:r, :j, :m], wc[:r, :j, :m] = y_run[i:i + r], w_run[i:i + r]
+            outs.append([np.asarray(v)[:r, :j] for v in _stage1_chunk(xp, yc, wc, ohp, vf, method=method)])
+    return [np.concatenate(parts) for parts in zip(*outs)]
 
 
 def _usable(vertex, curv, inside, n_nodes, keep_unbracketed):
@@ -446,27 +492,24 @@ def _estimate_noise(y_run, w_run, onehot, node_of, labels_mask, x, kept):
     return (float(np.sqrt(rss / dof)) if dof > 0 else float("nan")), "parabola residuals"
 
 
-def _diagnostics(x, yn, wn, vertex, y_min, noise):
-    """Per budget: position of the minimum in [0, 1] of the log-N range, near_edge, depth, flat, asymmetry."""
+def _diagnostics(x, yn, wn, vertex, y_min, noise, f, h):
+    """Per budget: position of the minimum in [0, 1] of the log-N range, near_edge, depth, flat, asymmetry.
+
+    ``x``: node log sizes ``(J, U)`` (the first ``k_j`` real, ascending); ``yn, wn``: node mean loss
+    and weight; ``f, h``: the Akima interpolant at ``vertex -+ h`` and ``vertex`` (from stage 1)."""
+    k = np.sum(wn > 0, axis=1)
+    ok = (k >= 3) & np.isfinite(vertex) & np.all((wn > 0) == (np.arange(x.shape[1]) < k[:, None]), axis=1)
     rows = []
     for j in range(x.shape[0]):
-        use = wn[j] > 0
-        xs, ys = x[j, use], yn[j, use]
-        order = np.argsort(xs)
-        xs, ys = xs[order], ys[order]
-        if xs.size < 3 or not np.isfinite(vertex[j]):
+        if not ok[j]:
             rows.append(dict(position=np.nan, near_edge=True, depth=np.nan, flat=True, asymmetry=np.nan))
             continue
+        xs, ys = x[j, :k[j]], yn[j, :k[j]]
         pos = (vertex[j] - xs[0]) / (xs[-1] - xs[0])
         near = bool(vertex[j] < xs[1] or vertex[j] > xs[-2])
         depth = float(min(ys[0], ys[-1]) - y_min[j])
-        with precision(np.float64):
-            lx, ly = jnp.asarray(xs), jnp.log(jnp.asarray(ys))
-            coef = akima_coefficients(lx, ly, xs.size)
-            h = min(vertex[j] - xs[0], xs[-1] - vertex[j])
-            f = np.exp(np.asarray(akima_evaluate(lx, coef, xs.size, jnp.asarray([vertex[j] - h, vertex[j], vertex[j] + h]))))
-        rl, rr = f[0] - f[1], f[2] - f[1]
-        asym = float((rr - rl) / (rr + rl)) if h > 0 and (rr + rl) > 0 else np.nan
+        rl, rr = f[j, 0] - f[j, 1], f[j, 2] - f[j, 1]
+        asym = float((rr - rl) / (rr + rl)) if h[j] > 0 and (rr + rl) > 0 else np.nan
         rows.append(dict(position=float(pos), near_edge=near, depth=depth,
                          flat=bool(np.isfinite(noise) and depth < 2.0 * noise), asymmetry=asym))
     return pd.DataFrame(rows)
@@ -575,15 +618,17 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
     onehot = onehot.astype(float)
     log_c = np.log(budgets)
 
-    with precision(np.float64):
-        if method == "law":
-            fit_obj = _law_fit(law, n, c, y, w, law_options)
-            vertex, curv, y_min, inside = _law_minima(fit_obj.law, {k: np.asarray(v) for k, v in fit_obj.params.items()},
-                                                      log_c, xs, onehot.sum(1) > 0)
-            n_nodes = np.array([s.size for s in sizes])
-        else:
-            vertex, curv, y_min, inside, n_nodes = (np.asarray(v) for v in
-                                                    _stage1_point(xs, ys, ws, onehot, method=method))
+    v_fix = None
+    if method == "law":
+        fit_obj = _law_fit(law, n, c, y, w, law_options)
+        vertex, curv, y_min, inside = _law_minima(fit_obj.law, {k: np.asarray(v) for k, v in fit_obj.params.items()},
+                                                  log_c, xs, onehot.sum(1) > 0)
+        v_fix = np.where(np.isfinite(vertex), vertex, xs[:, 0])
+    point = [v[0] for v in _stage1_batch(xs, ys[None], ws[None], onehot, "akima" if method == "law" else method,
+                                          v_fix)]
+    if method != "law":
+        vertex, curv, y_min, inside = point[:4]
+    n_nodes, rises, rise_h = point[4:]
     usable = _usable(vertex, curv, inside, n_nodes, keep_unbracketed)
     reasons = []
     for j in range(n_b):
@@ -646,8 +691,7 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
                 yr[:, row_pos[:, 0], row_pos[:, 1]] = y[None, :] + noise_sd * z
                 yr = np.where(run_mask, yr, ys)
                 wr = np.broadcast_to(ws, yr.shape)
-            with precision(np.float64):
-                vr, cr, _, ir, nr = (np.asarray(v) for v in _stage1_batch(xs, yr, wr, onehot, method=method))
+            vr, cr, _, ir, nr, _, _ = _stage1_batch(xs, yr, wr, onehot, method)
             ok_r = _usable(vr, cr, ir, nr, keep_unbracketed) & usable
             bcount = np.ones((n_resamples, n_b))
         if weighting == "inverse_variance":
@@ -672,7 +716,7 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
         n_opt = np.where(usable | (np.isfinite(vertex) & (curv > 0)), np.exp(vertex), np.nan)
     with precision(np.float64):
         yn, wn = (np.asarray(v) for v in _nodes(ys, ws, onehot))
-    diag = _diagnostics(xs, yn, wn, np.log(n_opt), y_min, noise_sd)
+    diag = _diagnostics(xs, yn, wn, np.log(n_opt), y_min, noise_sd, rises, rise_h)
     return IsoflopResult(
         budgets=budgets, n_opt=n_opt, d_opt=budgets / (6.0 * n_opt),
         loss_opt=np.where(np.isfinite(n_opt), y_min, np.nan), curvature=np.where(np.isfinite(n_opt), curv, np.nan),
