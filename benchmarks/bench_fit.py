@@ -7,7 +7,7 @@ Rows (all measured in this run):
 * ``jaxscale default``: ``js.fit("chinchilla", df)``: first call in this process (compile + run)
   and the median of warm calls.
 * ``jaxscale exhaustive grid``: every one of Epoch AI's 4,500 grid starts (``starts=`` the
-  law's grid, ``starts="grid"``), warm median.
+  law's grid, ``starts="grid"``, and ``plan="grid"`` where ``js.fit`` has plans), warm median.
 * ``scipy L-BFGS-B loop``: hand-written log-sum-exp, analytic gradient, serial, every grid start.
 * ``scipy L-BFGS-B pool``: the same over a ``ProcessPoolExecutor`` with ``os.cpu_count()`` workers
   (pool start-up included).
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import json
 import os
 import sys
@@ -80,12 +81,16 @@ def main(argv=None):
     say("jaxscale default ...")
     first, warm, res = timed(lambda: js.fit("chinchilla", df, progress=False), repeats)
     rows.append(_row("jaxscale default (js.fit)", warm, res.starts.objective, time_kind=f"warm median of {repeats}",
-                     first_call_s=first, n_converged=res.n_converged, solver=f"{res.solver.name}, {res.n_steps} steps"))
+                     first_call_s=first, n_converged=res.n_converged, solver=f"{res.solver.name}, {res.n_steps} steps",
+                     plan=str(getattr(res, "plan", "grid"))))
     rows.append(_row("jaxscale default, first call in this process", first, res.starts.objective,
                      time_kind="first call (compile + run)"))
     say("jaxscale exhaustive grid ...")
-    plan = "grid" if len(starts) == len(grid) else {k: np.asarray(v) for k, v in js.chinchilla.constrain(starts).items()}
-    g_first, g_warm, g_res = timed(lambda: js.fit("chinchilla", df, starts=plan, progress=False), repeats)
+    grid_kw = {"starts": "grid" if len(starts) == len(grid) else
+               {k: np.asarray(v) for k, v in js.chinchilla.constrain(starts).items()}}
+    if "plan" in inspect.signature(js.fit).parameters:
+        grid_kw["plan"] = "grid"
+    g_first, g_warm, g_res = timed(lambda: js.fit("chinchilla", df, progress=False, **grid_kw), repeats)
     rows.append(_row(f"jaxscale exhaustive grid ({len(starts)} starts)", g_warm, g_res.starts.objective,
                      time_kind=f"warm median of {repeats}", first_call_s=g_first, n_converged=g_res.n_converged))
 
