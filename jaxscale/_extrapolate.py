@@ -96,11 +96,12 @@ def observation_draws(result, mean_draws: np.ndarray, *, seed: int = 0) -> np.nd
     extra = (1,) * (len(shape) - 1)
     likelihood = getattr(result, "likelihood", None)
     if likelihood is not None and "sigma" in getattr(result, "draws", {}):
-        sig = np.asarray(result.draws["sigma"], dtype=float)[: shape[0]].reshape((-1,) + extra)
+        take = np.arange(shape[0]) % np.shape(result.draws["sigma"])[0]  # draws reused cyclically
+        sig = np.asarray(result.draws["sigma"], dtype=float)[take].reshape((-1,) + extra)
         if likelihood == "gaussian":
             noise = sig * rng.standard_normal(shape)
         elif likelihood == "student_t":
-            nu = np.asarray(result.draws["nu"], dtype=float)[: shape[0]].reshape((-1,) + extra)
+            nu = np.asarray(result.draws["nu"], dtype=float)[take].reshape((-1,) + extra)
             noise = sig * rng.standard_t(np.broadcast_to(nu, shape))
         else:  # huber density: truncated-normal core, exponential tails (see HuberDensity)
             loss = result.fit.loss  # bayes_fit's default init for a Huber likelihood: huber(delta)
@@ -155,6 +156,8 @@ def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed
     if result is fit:
         return est, None, "point fit (no draws)"
     draws = np.asarray(result.samples(fn)).reshape(-1, est.shape[0])
+    if draws.shape[0] < 2:
+        return est, None, "no usable draws (point fit only)"
     if kind == "mean":
         return est, draws, "mean (parameter uncertainty)"
     return est, observation_draws(result, draws, seed=seed), "observation (parameters + run-to-run scatter)"
@@ -203,7 +206,7 @@ def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = 
     else:
         est, draws, _ = predictive_draws(result, xs, kind=kind, seed=seed)
         out["prediction"] = est
-        if draws is None:
+        if draws is None:  # a point fit, or draws none of which converged
             lo, hi = _point_band(fit, est, level)
             band = f"observation {100 * level:g}% (residual scale only)"
         else:
@@ -251,7 +254,7 @@ def _stage_draws(result, fn) -> np.ndarray | None:
 
 
 def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = None, *,
-                  link_input: str | None = None) -> pd.DataFrame:
+                  link_input: str | None = None, kind: str = "mean", seed: int = 0) -> pd.DataFrame:
     """Chain two fitted laws, e.g. compute -> loss -> downstream error, with intervals carried through.
 
     ``loss_fit`` predicts an intermediate quantity (the loss) from ``inputs``; ``error_fit`` is a
@@ -265,6 +268,12 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
     Returns a DataFrame with the inputs, ``loss`` and ``error`` (the point fits chained) and, for
     each stage that has draws upstream, ``loss_lo``/``loss_hi`` and ``error_lo``/``error_hi`` at
     ``level`` (default: the results' level, else 0.95).
+
+    ``kind="observation"`` gives prediction intervals for a new run: each stage's draws get that
+    stage's run-to-run scatter (:func:`observation_draws`) before they are passed on, so the
+    error band holds the loss scatter propagated through the link plus the link's own scatter.
+    A stage given as a point fit adds no scatter of its own there. ``DataFrame.attrs["band"]``
+    names the kind.
     """
     lfit, efit = _point_fit(loss_fit), _point_fit(error_fit)
     llaw, elaw = lfit.law, efit.law
@@ -281,6 +290,8 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
     level = float(level)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
     def loss_fn(p):
         x = {k: jnp.asarray(v) for k, v in xs.items()}
@@ -293,6 +304,8 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
         err = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in efit.params.items()},
                                       {link_input: jnp.asarray(loss)}))
     loss_draws = _stage_draws(loss_fit, loss_fn)
+    if kind == "observation" and loss_draws is not None:
+        loss_draws = observation_draws(loss_fit, loss_draws, seed=seed)
     err_params = None if error_fit is efit else error_fit._kept_draws()
     out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
     out["loss"], out["error"] = loss.ravel(), err.ravel()
@@ -309,6 +322,9 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
     with precision(efit.dtype):
         err_draws = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in ep.items()},
                                             {link_input: jnp.asarray(ld)}))
+    if kind == "observation" and err_params is not None:
+        err_draws = observation_draws(error_fit, err_draws, seed=seed + 1)
+    out.attrs["band"] = f"{kind} {100 * level:g}%"
     q = [(1 - level) / 2, (1 + level) / 2]
     if loss_draws is not None:
         lo, hi = np.quantile(loss_draws, q, axis=0)
