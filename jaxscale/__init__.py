@@ -23,7 +23,7 @@ Public API (everything else lives in the modules):
 * objectives and solvers: :func:`huber`, :func:`squared_log`, :func:`squared`,
   :func:`get_solver`, :func:`levenberg_marquardt`, :func:`damped_newton`.
 * data: :func:`load_data`, :func:`synthetic_chinchilla`.
-* plots (matplotlib): :func:`plot_fit`, :func:`plot_isoloss`, :func:`plot_exponents`, :func:`plot_isoflop`.
+* plots (matplotlib): :func:`plot_fit`, :func:`plot_isoloss`, :func:`plot_exponents`, :func:`plot_isoflop`, :func:`plot_backtest`.
 * saved results and failures: :func:`save`, :func:`load` (JSON / netCDF, checked on load);
   ``on_failure=`` with :class:`ConvergenceWarning`, :class:`BoundWarning`,
   :class:`BootstrapWarning`, :class:`SamplingWarning` or :class:`ConvergenceError`.
@@ -67,6 +67,7 @@ from ._objectives import Objective as Objective
 from ._objectives import huber as huber
 from ._objectives import squared as squared
 from ._objectives import squared_log as squared_log
+from ._plots import plot_backtest as plot_backtest
 from ._plots import plot_exponents as plot_exponents
 from ._plots import plot_fit as plot_fit
 from ._plots import plot_isoflop as plot_isoflop

@@ -1,4 +1,4 @@
-"""Command line: ``jaxscale fit``, ``jaxscale demo``.
+"""Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale demo``.
 
 Errors in the input exit with status 2 and a one-line message on stderr, no traceback; with
 ``--on-failure raise`` a failed fit (best start not converged, parameter on a bound, failed
@@ -218,6 +218,41 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _along_arg(text: str):
+    """A column (or input) name as is; anything else is a pandas expression over columns, e.g. ``6*N*D``."""
+    if text.isidentifier():
+        return text
+
+    def scale(frame):
+        return frame.eval(text).to_numpy(dtype=float)
+
+    scale.__name__ = text
+    return scale
+
+
+def _cmd_backtest(args) -> int:
+    from ._backtest import backtest
+
+    ks = tuple(int(k) for k in args.ks.split(",") if k.strip())
+    bt = backtest(args.law, args.data, along=_along_arg(args.along), scheme=args.scheme, ks=ks, cutoffs=args.cutoffs,
+                  n_cutoffs=args.n_cutoffs, method=args.method, inputs=args.inputs, target=args.target,
+                  weights=args.weights, loss=args.loss, delta=args.delta, n_resamples=args.resamples, seed=args.seed,
+                  progress=not args.no_progress)
+    table = bt.table()
+    print(f"prediction intervals: {bt.band}\n")
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    print()
+    print(bt.summary())
+    if args.json:
+        _write_json(args.json, bt.to_dict())
+    if args.plot:
+        from ._plots import plot_backtest
+
+        plot_backtest(bt, save=args.plot)
+        print(f"\nplot written to {args.plot}")
+    return 0
+
+
 def _add_fit_args(f) -> None:
     f.add_argument("data", help="CSV file with one row per training run")
     f.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
@@ -274,6 +309,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fit_args(o)
     o.add_argument("--compute", type=float, nargs="+", required=True, help="compute budget(s) in FLOP")
     o.set_defaults(func=_cmd_optimal)
+
+    b = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones: errors and interval coverage")
+    b.add_argument("data", help="CSV file with one row per training run")
+    b.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
+    b.add_argument("--along", required=True,
+                   help="scale to cut along: a column or law input (e.g. C, N), or an expression such as 6*N*D")
+    b.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
+    b.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
+    b.add_argument("--weights", default=None, help="optional column of per-point weights")
+    b.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
+    b.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
+    b.add_argument("--scheme", default="leave_largest", choices=["leave_largest", "expanding"])
+    b.add_argument("--ks", default="1,2,3", help="leave_largest: hold out the k largest scale values, for each k")
+    b.add_argument("--cutoffs", type=float, nargs="+", default=None, help="explicit cutoffs (fit runs <= cutoff)")
+    b.add_argument("--n-cutoffs", type=int, default=3, help="expanding: number of cutoffs")
+    b.add_argument("--method", default="bootstrap", choices=["point", "bootstrap", "nuts"],
+                   help="uncertainty of each fit (default bootstrap)")
+    b.add_argument("--resamples", type=int, default=200, help="bootstrap resamples per cutoff")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--json", default=None, help="write the tables and summary as JSON here")
+    b.add_argument("--plot", default=None, metavar="PATH.png", help="predicted vs actual, one panel per cutoff")
+    b.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    b.set_defaults(func=_cmd_backtest)
 
     d = sub.add_parser("demo", help="refit the Chinchilla law on the embedded synthetic data")
     d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise and the bootstrap")

@@ -11,6 +11,8 @@ the global backend and leaves no figures open. Pass ``ax=`` to draw into your ow
   ``(C, N)`` plane, with the compute-optimal frontier ``N_opt(C)`` and its band.
 * :func:`plot_exponents` -- bootstrap histograms, or ArviZ posterior densities, of the exponents.
 * :func:`plot_isoflop` -- isoFLOP curves: loss against model size at fixed compute budgets.
+* :func:`plot_backtest` -- a backtest (:func:`~jaxscale.backtest`): predicted against actual for
+  the held-out runs, with their prediction intervals, one panel per cutoff.
 
 Bands are equal-tailed intervals of the plotted quantity computed from the draws of a
 :class:`~jaxscale.BootstrapResult` or :class:`~jaxscale.PosteriorResult` (the draws are pushed
@@ -31,7 +33,7 @@ from ._config import precision
 from ._data import as_frame, load_data, parse_mapping
 from .laws._optimal import optimal_allocation
 
-__all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop"]
+__all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop", "plot_backtest"]
 
 _DPI = 100
 
@@ -484,4 +486,60 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
     from matplotlib.cm import ScalarMappable
 
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="compute C (FLOP)")
+    return _finish(fig, save)
+
+
+# ----------------------------------------------------------------------------------------------
+# Backtests
+# ----------------------------------------------------------------------------------------------
+def plot_backtest(result, *, level: float | None = None, save=None, ncols: int = 3):
+    """Predicted against actual for every held-out run of a :class:`~jaxscale.BacktestResult`.
+
+    One panel per cutoff: each held-out run at (actual, predicted) with a vertical bar for its
+    ``level`` prediction interval (default 0.9, else the widest level scored), coloured by how many
+    decades it lies beyond the fitted runs; the diagonal is a perfect prediction. Each panel's
+    title gives the cutoff, the share of runs inside the interval and the signed bias; the
+    figure title names the kind of interval (``result.band``).
+    """
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+
+    levels = tuple(result.levels)
+    level = (0.9 if 0.9 in levels else max(levels)) if level is None else float(level)
+    if level not in levels:
+        raise ValueError(f"level {level} was not scored; the backtest has levels {levels}")
+    cuts = list(result.cutoffs.index)
+    ncols = max(1, min(int(ncols), len(cuts)))
+    nrows = -(-len(cuts) // ncols)
+    fig = Figure(figsize=(4.0 * ncols, 3.6 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    runs = result.runs
+    dmax = max(float(runs["decades"].max()), 1e-9)
+    cmap = colormaps["viridis"]
+    for ax, c in zip(axes, cuts):
+        g = runs[runs["cutoff"] == c]
+        y, p = g["actual"].to_numpy(), g["prediction"].to_numpy()
+        lo, hi = g[f"lo_{level:g}"].to_numpy(), g[f"hi_{level:g}"].to_numpy()
+        colors = cmap(g["decades"].to_numpy() / dmax)
+        ax.vlines(y, lo, hi, colors=colors, alpha=0.6, lw=1.2)
+        ax.scatter(y, p, c=colors, s=14, zorder=3)
+        both = np.concatenate([y, p, lo, hi])
+        both = both[np.isfinite(both) & (both > 0)]
+        if both.size:
+            span = np.array([both.min(), both.max()])
+            ax.plot(span, span, color="k", lw=0.8, ls="--")
+        if both.size and both.max() > 10 * both.min():  # log axes only when the values span a decade
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        inside = float(np.mean(g[f"in_{level:g}"])) if len(g) else float("nan")
+        bias = float(np.mean(g["rel_err"])) if len(g) else float("nan")
+        n_train = int(result.cutoffs.loc[c, "n_train"])
+        ax.set_title(f"fit {result.along} <= {c:.3g} ({n_train} runs)\n{100 * inside:.0f}% inside, "
+                     f"bias {100 * bias:+.2g}%", fontsize=9)
+        ax.set_xlabel("actual")
+        ax.set_ylabel("predicted")
+    for ax in axes[len(cuts):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{result.law} backtest along {result.along} ({result.method}); colour: decades beyond the fit\n"
+                 f"bars: {100 * level:g}% prediction intervals, {result.band}", fontsize=9)
     return _finish(fig, save)

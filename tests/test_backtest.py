@@ -107,3 +107,26 @@ def test_compare_laws_by_backtest_reports_both_rankings():
     assert "PSIS-LOO" in t.attrs["rankings"]
     with pytest.raises(ValueError, match="by"):
         js.compare_laws(["power_law"], df, by="aic")
+
+
+def test_cli_backtest_and_plot(tmp_path, capsys):
+    from jaxscale._cli import main
+
+    df = _ladder(3, reps=1).rename(columns={"x": "x_runs"})
+    df["tokens"] = df["x_runs"] * 2.0
+    csv = tmp_path / "runs.csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "bt.json"
+    png = tmp_path / "bt.png"
+    rc = main(["backtest", str(csv), "--law", "saturating_power_law", "--inputs", "x=x_runs", "--along", "tokens/2",
+               "--ks", "2,3", "--method", "point", "--loss", "squared_log", "--json", str(out), "--plot", str(png),
+               "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "prediction intervals: observation" in text and "overall" in text and "cover_90" in text
+    import json
+
+    payload = json.loads(out.read_text())
+    assert payload["along"] == "tokens/2" and payload["method"] == "point" and len(payload["table"]) == 3
+    assert png.stat().st_size > 1000
+    assert main(["backtest", str(csv), "--law", "saturating_power_law", "--along", "nope"]) == 2
