@@ -39,6 +39,7 @@ import pandas as pd
 
 from ._data import as_frame, load_data, parse_mapping
 from ._extrapolate import predictive_draws, residual_scale
+from ._results import check_level, quantile_interval, warn_no_interval
 from ._fit import fit as point_fit
 from .laws import get_law
 
@@ -210,23 +211,8 @@ def _choose_cutoffs(values: np.ndarray, scheme: str, cutoffs, ks, n_cutoffs: int
     return cuts
 
 
-def _status(result, method: str) -> str:
-    fit = getattr(result, "fit", result)
-    problems = []
-    if not fit.converged:
-        problems.append("best start not converged")
-    if fit.at_bound:
-        problems.append(f"at bound: {','.join(fit.at_bound)}")
-    if method == "bootstrap":
-        if result.n_converged < result.n_resamples:
-            problems.append(f"{result.n_resamples - result.n_converged}/{result.n_resamples} resamples not converged")
-    elif method == "nuts":
-        worst = max(result.r_hat.values())
-        if not worst <= 1.01:
-            problems.append(f"max r_hat {worst:.3f}")
-        if result.n_divergences:
-            problems.append(f"{result.n_divergences} divergences")
-    return "ok" if not problems else "; ".join(problems)
+def _status(result) -> str:
+    return "ok" if result.status.ok else "; ".join(result.status.problems)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,9 +247,9 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
     law = get_law(law)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    levels = tuple(sorted(float(lv) for lv in levels))
-    if not levels or not all(0 < lv < 1 for lv in levels):
-        raise ValueError("levels must be in (0, 1)")
+    levels = tuple(sorted(check_level(lv) for lv in levels))
+    if not levels:
+        raise ValueError("levels must name at least one level in (0, 1)")
     frame = as_frame(data)
     if frame.attrs.get("arrays2d"):
         raise ValueError("backtest needs tabular data (no 2-d input arrays)")
@@ -347,8 +333,13 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
         else:
             band = label
             for lv in levels:
-                lo, hi = np.quantile(draws, [(1 - lv) / 2, (1 + lv) / 2], axis=0)
-                row[f"lo_{lv:g}"], row[f"hi_{lv:g}"] = lo, hi
+                reason = result.interval_reason(lv)
+                if reason is None:
+                    ci = quantile_interval(draws, lv, min_draws=result.min_draws_at(lv))
+                    row[f"lo_{lv:g}"], row[f"hi_{lv:g}"] = ci[..., 0], ci[..., 1]
+                else:
+                    warn_no_interval(f"cutoff {c:g}: {reason}")
+                    row[f"lo_{lv:g}"] = row[f"hi_{lv:g}"] = np.nan
             with np.errstate(divide="ignore", invalid="ignore"):
                 sd = np.std(np.log(np.where(draws > 0, draws, np.nan)), axis=0, ddof=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -357,7 +348,7 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
             row[f"in_{lv:g}"] = (row[f"lo_{lv:g}"] <= y) & (y <= row[f"hi_{lv:g}"])
         rows.append(row)
         info[c] = {"n_train": int(train.sum()), "n_test": int((~train).sum()), "max_train_scale": top,
-                   "status": _status(result, method)}
+                   "status": _status(result)}
     runs = pd.concat(rows)
     cut_table = pd.DataFrame.from_dict(info, orient="index")
     cut_table.index.name = "cutoff"

@@ -30,9 +30,9 @@ import pandas as pd
 
 from . import _arviz
 from ._config import precision
-from ._draws import DrawsMixin
 from ._data import as_frame, load_data, parse_mapping
 from ._fit import FitResult, fit as point_fit
+from ._results import Result, Status, check_level
 from ._status import SamplingWarning, check_on_failure, fail
 from ._validate import check_points
 from .laws import Law, Prior, get_law
@@ -147,35 +147,81 @@ def make_model(law: Law, likelihood: str = "gaussian", *, delta: float = 1e-3, p
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class PosteriorResult(DrawsMixin):
-    """Posterior draws of a law's parameters with diagnostics.
+class PosteriorResult(Result):
+    """Posterior draws of a law's parameters with diagnostics (results protocol, :mod:`jaxscale._results`).
 
     Attributes:
-      fit: the point fit NUTS started from (its parameters are the point estimate that
+      fit: the point fit NUTS started from (its parameters are ``point``, the estimate that
         :func:`~jaxscale.predict` and :func:`~jaxscale.compute_optimal` report).
-      draws: ``{name: array (chains * draws,)}`` of every sampled variable (including the noise).
+      draws: ``{name: array (chains * draws,)}`` of every sampled variable (including the noise);
+        every draw is valid.
       idata: ArviZ ``InferenceData`` with posterior, log-likelihood, posterior predictive (on the
         log scale of the target), observed data and sample stats.
-      summary: DataFrame with mean, sd, r_hat, ess_bulk and ess_tail per parameter.
+      diagnostics: DataFrame with mean, sd, r_hat, ess_bulk and ess_tail per variable.
       n_divergences: divergent transitions after warmup.
     """
 
     fit: FitResult
     draws: dict
     idata: object
-    summary: pd.DataFrame
+    diagnostics: pd.DataFrame
     n_divergences: int
     likelihood: str
     chains: int
     seed: int
     level: float = 0.95
+    min_draws: int | None = None
 
-    def _kept_draws(self) -> dict:
-        return {k: self.draws[k] for k in self.law.param_names}
+    draw_kind = "draws"
 
-    def interval(self, fn=None, level: float | None = None) -> np.ndarray:
-        """Equal-tailed credible interval ``[lo, hi]`` (last axis) for the parameters or ``fn(params)``."""
-        return self.percentile_interval(fn, level)
+    @property
+    def law(self):
+        return self.fit.law
+
+    @property
+    def data(self):
+        return self.fit.data
+
+    @property
+    def inference_data(self):
+        return self.idata
+
+    @property
+    def point(self) -> dict:
+        return dict(self.fit.params)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.ones(next(iter(self.draws.values())).shape[0], dtype=bool)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.law.param_names
+
+    @property
+    def dtype(self):
+        return self.fit.dtype
+
+    @property
+    def status(self) -> Status:
+        n = int(self.valid.shape[0])
+        problems = list(self.fit.status.problems)
+        worst = max(self.r_hat.values())
+        if not worst <= 1.01:
+            problems.append(f"max r_hat {worst:.3f}")
+        if self.n_divergences:
+            problems.append(f"{self.n_divergences} divergences")
+        return Status("draws", n, n, {}, tuple(problems))
+
+    def observation_draws(self, mean_draws, rng):
+        """A new run's scatter: the likelihood's noise with each draw's ``sigma`` (and ``nu``)."""
+        from ._extrapolate import likelihood_noise
+
+        if "sigma" not in self.draws:  # known per-point noise: the point fit's residual scale
+            return self.fit.observation_draws(mean_draws, rng)
+        loss = self.fit.loss  # bayes_fit's default init for a Huber likelihood: huber(delta)
+        delta = float(loss.delta) if loss.kind == "huber" else 1e-3
+        return likelihood_noise(self.likelihood, self.valid_draws(), delta, mean_draws, rng)
 
     @property
     def median(self) -> dict:
@@ -183,23 +229,30 @@ class PosteriorResult(DrawsMixin):
 
     @property
     def r_hat(self) -> dict:
-        return {k: float(self.summary.loc[k, "r_hat"]) for k in self.law.param_names}
+        return {k: float(self.diagnostics.loc[k, "r_hat"]) for k in self.law.param_names}
 
     @property
     def ess_bulk(self) -> dict:
-        return {k: float(self.summary.loc[k, "ess_bulk"]) for k in self.law.param_names}
+        return {k: float(self.diagnostics.loc[k, "ess_bulk"]) for k in self.law.param_names}
+
+    def _table_columns(self, level):
+        return {"r_hat": [self.r_hat[k] for k in self.names], "ess_bulk": [self.ess_bulk[k] for k in self.names]}
 
     def table(self, level: float | None = None) -> pd.DataFrame:
-        t = self.interval_table(level)
+        """Per parameter: point estimate, posterior median and sd, credible interval, r_hat, ess_bulk, note."""
+        t = super().table(level)
         t.insert(1, "median", [self.median[k] for k in self.law.param_names])
-        t["r_hat"] = [self.r_hat[k] for k in self.law.param_names]
-        t["ess_bulk"] = [self.ess_bulk[k] for k in self.law.param_names]
         return t.rename(columns={"se": "sd"})
 
+    def _header(self) -> list[str]:
+        return self.fit._header() + ["", f"NUTS ({self.likelihood} likelihood on log residuals): {self.chains} chains, "
+                                         f"{self.n_divergences} divergences; equal-tailed credible intervals"]
+
     def to_dict(self, level: float | None = None) -> dict:
-        return {**self.fit.to_dict(), **self.interval_dict(level), "method": "nuts", "likelihood": self.likelihood,
+        return {**self.fit.to_dict(), **self.intervals_dict(level), "method": "nuts", "likelihood": self.likelihood,
                 "median": self.median, "r_hat": self.r_hat, "ess_bulk": self.ess_bulk,
-                "n_divergences": self.n_divergences, "chains": self.chains, "seed": self.seed}
+                "n_divergences": self.n_divergences, "chains": self.chains, "nuts_seed": self.seed,
+                "status": self.status.to_dict()}
 
     def to_netcdf(self, path: str) -> str:
         """Save the InferenceData (ArviZ netCDF)."""
@@ -360,7 +413,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
               chains: int = 4, warmup: int = 1000, samples: int = 1000, chain_method: str | None = None,
               seed: int = 0, init: FitResult | None = None, dense_mass: bool = True, target_accept: float = 0.8,
               level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None,
-              on_failure: str = "warn") -> PosteriorResult:
+              on_failure: str = "warn", min_draws: int | None = None) -> PosteriorResult:
     """Sample the posterior of a law's parameters with NUTS (see the module docstring).
 
     Args:
@@ -374,6 +427,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
       init: the point fit to start from (default: :func:`jaxscale.fit` with the likelihood's
         matching loss and ``fit_kwargs``).
       progress: a progress bar over the NUTS steps (ticked from inside the compiled program).
+      level, min_draws: default interval level and the fewest draws an interval is made from
+        (default rule: :func:`jaxscale._results.min_valid_draws`).
 
     Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences;
     ``on_failure="raise"`` raises :class:`~jaxscale.ConvergenceError` instead and ``"ignore"``
@@ -381,6 +436,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     """
     law = get_law(law)
     check_on_failure(on_failure)
+    level = check_level(level)
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
     check_points(law, ds.weights, "the data", ds)
@@ -426,7 +482,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         constant_data={k: v for k, v in ds.inputs.items()},
     )
     summary = _arviz.summary(idata, list(by_chain))
-    result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level)
+    result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level,
+                             None if min_draws is None else int(min_draws))
     bad = {k: v for k, v in result.r_hat.items() if not v <= 1.01}
     if bad or result.n_divergences:
         fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "

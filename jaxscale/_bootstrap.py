@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
-from ._draws import DrawsMixin
 from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
+from ._results import Result, Status, check_level, quantile_interval
 from ._status import BootstrapWarning, check_on_failure, fail
 
 __all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights"]
@@ -78,16 +78,18 @@ _inv_cdf = np.vectorize(statistics.NormalDist().inv_cdf)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class BootstrapResult(DrawsMixin):
-    """Bootstrap draws of a fit's parameters, with their status.
+class BootstrapResult(Result):
+    """Bootstrap draws of a fit's parameters, with their status (results protocol, :mod:`jaxscale._results`).
 
     Attributes:
-      fit: the full-data :class:`~jaxscale.FitResult`.
+      fit: the full-data :class:`~jaxscale.FitResult` (its parameters are ``point``).
       draws: natural-space parameters, ``{name: array (n_resamples,)}`` (all resamples).
-      converged: per-resample flag; intervals and SEs use converged resamples only.
+      converged: per-resample flag (``valid``); intervals and SEs use converged resamples only.
       objective: per-resample best objective.
       jackknife: leave-one-out (or leave-one-cluster-out) parameter estimates for BCa, or None.
       scheme, seed, level: how the draws were made and the default interval level.
+      min_draws: fewest converged resamples an interval is made from (None: the default rule,
+        100 at 95%; see :func:`jaxscale._results.min_valid_draws`).
     """
 
     fit: FitResult
@@ -99,6 +101,44 @@ class BootstrapResult(DrawsMixin):
     seed: int
     level: float = 0.95
     jackknife: dict | None = None
+    min_draws: int | None = None
+
+    draw_kind = "resamples"
+
+    @property
+    def law(self):
+        return self.fit.law
+
+    @property
+    def data(self):
+        return self.fit.data
+
+    @property
+    def point(self) -> dict:
+        return dict(self.fit.params)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.asarray(self.converged, dtype=bool)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.law.param_names
+
+    @property
+    def dtype(self):
+        return self.fit.dtype
+
+    @property
+    def status(self) -> Status:
+        n_bad = self.n_resamples - self.n_converged
+        own = (f"{n_bad}/{self.n_resamples} resamples not converged",) if n_bad else ()
+        return Status("resamples", self.n_resamples, self.n_converged, {"did not converge": n_bad} if n_bad else {},
+                      self.fit.status.problems + own, "converged")
+
+    def observation_draws(self, mean_draws, rng):
+        """A new run's scatter: the point fit's residual scale."""
+        return self.fit.observation_draws(mean_draws, rng)
 
     @property
     def n_resamples(self) -> int:
@@ -108,56 +148,64 @@ class BootstrapResult(DrawsMixin):
     def n_converged(self) -> int:
         return int(self.converged.sum())
 
-    def _kept_draws(self) -> dict:
-        return {k: v[self.converged] for k, v in self.draws.items()}
-
     def interval(self, fn=None, level: float | None = None, method: str = "percentile") -> np.ndarray:
         """Equal-tailed interval ``[lo, hi]`` (last axis) for the parameters or for ``fn(params)``.
 
-        ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated; needs the
-        jackknife, computed by :func:`bootstrap` with ``bca=True``).
+        ``fn`` is written for one parameter set (see :meth:`samples`). ``method`` is
+        ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated; needs the jackknife,
+        computed by :func:`bootstrap` with ``bca=True``). Raises ``ValueError`` when fewer
+        converged resamples than the minimum are available.
         """
         if method == "percentile":
-            return self.percentile_interval(fn, level)
+            return super().interval(fn, level)
         if method != "bca":
             raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
         if self.jackknife is None:
             raise ValueError("BCa intervals need the jackknife: run bootstrap(..., bca=True)")
-        level = self.level if level is None else float(level)
+        level = self._level(level)
+        self._check_interval(level)
         alpha = (1 - level) / 2
         draws = self.samples(fn)
-        with precision(self.fit.dtype):
-            if fn is None:
-                est = np.array([self.fit.params[k] for k in self.law.param_names])
-                jack = np.stack([self.jackknife[k] for k in self.law.param_names], axis=-1)
-            else:
-                est = np.asarray(fn({k: np.asarray(v) for k, v in self.fit.params.items()}))
-                jack = np.asarray(fn(self.jackknife))
+        est = self.estimate(fn)
+        if fn is None:
+            jack = np.stack([self.jackknife[k] for k in self.law.param_names], axis=-1)
+        else:
+            import jax
+            import jax.numpy as jnp
+
+            with self.precision():
+                jack = np.asarray(jax.vmap(fn)({k: jnp.asarray(v) for k, v in self.jackknife.items()}))
         r = draws.shape[0]
         prop = np.clip(np.mean(draws < est, axis=0), 1.0 / (2 * r), 1 - 1.0 / (2 * r))
         z0 = _inv_cdf(prop)
         d = jack.mean(axis=0) - jack
         den = 6.0 * np.sum(d ** 2, axis=0) ** 1.5
         acc = np.where(den > 0, np.sum(d ** 3, axis=0) / np.where(den > 0, den, 1.0), 0.0)
-        flat = draws.reshape(r, -1)
-        out = []
-        for z in (_inv_cdf(alpha), _inv_cdf(1 - alpha)):
-            adj = np.broadcast_to(_normal_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z))), est.shape).ravel()
-            out.append(np.array([np.quantile(flat[:, j], a) for j, a in enumerate(adj)]).reshape(est.shape))
-        return np.stack(out, axis=-1)
+        probs = [_normal_cdf(z0 + (z0 + z) / (1 - acc * (z0 + z))) for z in (_inv_cdf(alpha), _inv_cdf(1 - alpha))]
+        return quantile_interval(draws, level, min_draws=self.min_draws_at(level), probs=probs,
+                                 what="converged resamples")
+
+    def _table_interval(self, level, method: str = "percentile"):
+        return self.interval(level=level, method=method)
 
     def table(self, level: float | None = None, method: str = "percentile") -> pd.DataFrame:
-        """Per parameter: estimate, standard error and interval."""
-        return self.interval_table(level, self.interval(level=level, method=method))
+        """Per parameter: estimate, standard error, interval (``method``) and a note (see :meth:`Result.table`)."""
+        return super().table(level, method=method)
+
+    def _header(self) -> list[str]:
+        return self.fit._header() + ["", f"bootstrap: {self.scheme}, {self.n_converged}/{self.n_resamples} "
+                                         f"resamples converged ({self.starts_per_resample} starts each); "
+                                         "intervals are percentile, from converged resamples"]
 
     def to_dict(self, level: float | None = None) -> dict:
         return {
             **self.fit.to_dict(),
-            **self.interval_dict(level),
+            **self.intervals_dict(level),
             "n_resamples": self.n_resamples,
             "n_resamples_converged": self.n_converged,
             "bootstrap_scheme": self.scheme,
-            "seed": self.seed,
+            "bootstrap_seed": self.seed,
+            "status": self.status.to_dict(),
         }
 
     def __repr__(self):
@@ -168,7 +216,7 @@ class BootstrapResult(DrawsMixin):
 def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
-              progress: bool = True, on_failure: str = "warn") -> BootstrapResult:
+              progress: bool = True, on_failure: str = "warn", min_draws: int | None = None) -> BootstrapResult:
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
@@ -188,8 +236,12 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         :class:`BootstrapWarning` with the count), ``"raise"`` (:class:`~jaxscale.ConvergenceError`)
         or ``"ignore"``. Non-converged resamples are never used in intervals or SEs; their number
         is ``n_resamples - n_converged`` (also in ``to_dict``).
+      min_draws: fewest converged resamples an interval is made from (default: 100 at 95%, see
+        :func:`jaxscale._results.min_valid_draws`); below it ``interval()`` raises and tables show
+        "too few valid resamples".
     """
     check_on_failure(on_failure)
+    level = check_level(level)
     if int(n_resamples) < 1:
         raise ValueError("n_resamples must be >= 1")
     ds, law, obj = fit.data, fit.law, fit.loss
@@ -239,7 +291,8 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
               f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
               on_failure, stacklevel=2)
-    return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), float(level), jack)
+    return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), level, jack,
+                           None if min_draws is None else int(min_draws))
 
 
 def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:

@@ -8,10 +8,7 @@ resamples, bad r-hat) exits with status 3. Warnings are printed as one line each
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 import warnings
 
 import pandas as pd
@@ -21,24 +18,11 @@ from ._cache import cache_disabled_by_env, enable_compilation_cache
 from ._data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
 from ._extrapolate import compute_optimal, predict
 from ._fit import fit
+from ._io import write_json
 from ._status import ConvergenceError
 from .laws import list_laws
 
 __all__ = ["main"]
-
-
-def _write_json(path: str, payload: dict) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".jaxscale-", suffix=".json.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _parse_starts(text: str | None):
@@ -50,18 +34,6 @@ def _parse_starts(text: str | None):
     return kind, int(n)
 
 
-def _format_fit(result) -> str:
-    lines = [f"law: {result.law.name}   {result.law.formula}",
-             f"loss: {result.loss.name}   points: {result.data.n}   solver: {result.solver.name}",
-             f"starts: {result.n_starts}   converged: {result.n_converged}   at best objective: {result.n_at_best}",
-             f"objective: {result.objective:.10g}   best start converged: {'yes' if result.converged else 'NO'}",
-             ""]
-    if result.at_bound:
-        lines.insert(-1, f"ON A BOUND (not determined by the data): {', '.join(result.at_bound)}")
-    table = result.table()[["value"]].copy()
-    table["value"] = table["value"].map(lambda v: f"{v:.6g}")
-    lines.append(table.to_string())
-    return "\n".join(lines)
 
 
 def _fit_from_args(args):
@@ -106,29 +78,6 @@ def _bootstrap_from_args(args, result):
                      on_failure=args.on_failure)
 
 
-def _format_intervals(boot) -> str:
-    table = boot.table()
-    lines = [f"bootstrap: {boot.scheme}, {boot.n_converged}/{boot.n_resamples} resamples converged "
-             f"({boot.starts_per_resample} starts each); intervals are percentile, from converged resamples", ""]
-    lines.append(table.to_string(float_format=lambda v: f"{v:.6g}"))
-    return "\n".join(lines)
-
-
-def _format_posterior(post) -> str:
-    lines = [f"NUTS ({post.likelihood} likelihood on log residuals): {post.chains} chains, "
-             f"{post.n_divergences} divergences; equal-tailed credible intervals", ""]
-    lines.append(post.table().to_string(float_format=lambda v: f"{v:.6g}"))
-    return "\n".join(lines)
-
-
-def _format_result(result) -> str:
-    if hasattr(result, "idata"):
-        return _format_fit(result.fit) + "\n\n" + _format_posterior(result)
-    if hasattr(result, "fit"):
-        return _format_fit(result.fit) + "\n\n" + _format_intervals(result)
-    return _format_fit(result)
-
-
 def _parse_points(text: str) -> dict:
     out = {}
     for name, values in parse_mapping(text).items():
@@ -148,12 +97,12 @@ def _cmd_fit(args) -> int:
             raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
         for key, r in result.fits.items():
             print(f"== {args.group} = {key}")
-            print(_format_fit(r))
+            print(r.summary())
             print()
         payload = result.to_dict()
     else:
         result = _uncertainty_from_args(args, result)
-        print(_format_result(result))
+        print(result.summary())
         payload = result.to_dict()
         if args.predict:
             table = predict(result, _parse_points(args.predict), level=args.level)
@@ -161,7 +110,7 @@ def _cmd_fit(args) -> int:
             print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
             payload["predictions"] = table.to_dict(orient="records")
     if args.json:
-        _write_json(args.json, payload)
+        write_json(args.json, payload)
     _save_from_args(args, result)
     _plot_from_args(args, result)
     return 0
@@ -191,11 +140,11 @@ def _save_from_args(args, result) -> None:
 def _cmd_optimal(args) -> int:
     result = _uncertainty_from_args(args, _fit_from_args(args))
     table = compute_optimal(result, args.compute, level=args.level)
-    print(_format_result(result))
+    print(result.summary())
     print("\ncompute-optimal allocation (C = 6 N D):")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.json:
-        _write_json(args.json, {**result.to_dict(), "optimal": table.to_dict(orient="records")})
+        write_json(args.json, {**result.to_dict(), "optimal": table.to_dict(orient="records")})
     return 0
 
 
@@ -205,7 +154,7 @@ def _cmd_demo(args) -> int:
           "parameters (E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658) with 1% log-normal noise.\n")
     result = fit("chinchilla", df, target="loss", progress=not args.no_progress)
     boot = bootstrap(result, args.bootstrap, seed=args.seed, progress=not args.no_progress)
-    print(_format_result(boot))
+    print(boot.summary())
     truth = ", ".join(f"{k}={v:g}" for k, v in EPOCH_PARAMS.items())
     print(f"\ngenerating values: {truth}. The intervals are for this one noisy draw (--seed changes it); "
           "a 95% interval misses the generating value in about 1 draw in 20.")
@@ -213,7 +162,7 @@ def _cmd_demo(args) -> int:
     print("\ncompute-optimal allocation (C = 6 N D), 95% bootstrap intervals:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.json:
-        _write_json(args.json, {**boot.to_dict(), "optimal": table.to_dict(orient="records")})
+        write_json(args.json, {**boot.to_dict(), "optimal": table.to_dict(orient="records")})
     _plot_from_args(args, boot, extrapolate_to=1e24)
     return 0
 

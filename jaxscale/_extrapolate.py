@@ -1,7 +1,12 @@
 """Uncertainty-aware extrapolation: predictions and compute-optimal allocations with intervals.
 
-Both accept a point fit (no interval) or any result with draws (``BootstrapResult`` now;
-posterior results later through the same ``samples(fn)`` / ``interval(fn)`` interface).
+Every function takes any result of the results protocol (:mod:`jaxscale._results`): a point fit
+(no interval), a bootstrap, a posterior or an isoFLOP analysis. They use only the protocol:
+``result.estimate(fn)`` for the point value and ``result.samples(fn)`` / ``result.interval(fn)``
+(through :func:`~jaxscale._results.interval_or_nan`) for the interval, where ``fn`` is written
+for ONE parameter set, plus the result's capabilities ``inputs`` / ``predict_fn`` (prediction),
+``optimal_allocation`` (compute-optimal allocation) and ``observation_draws`` /
+``observation_band`` (a new run's scatter).
 """
 
 from __future__ import annotations
@@ -14,43 +19,41 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
-from .laws._optimal import check_nd_law, optimal_allocation
+from ._results import check_level, interval_or_nan, quantile_interval, warn_no_interval
 
-__all__ = ["predict", "compute_optimal", "predict_chain", "residual_scale",
-           "observation_draws", "predictive_draws", "KINDS"]
+__all__ = ["predict", "compute_optimal", "predict_chain", "residual_scale", "residual_noise", "likelihood_noise",
+           "observation_draws", "predictive_draws", "as_inputs", "KINDS"]
 
 #: What a prediction interval covers: the law's mean curve, or a new observation (a new run).
 KINDS = ("mean", "observation")
 
 
-def _point_fit(result):
-    return getattr(result, "fit", result)
-
-
-def _as_inputs(law, inputs: Mapping) -> dict:
-    missing = [k for k in law.inputs if k not in inputs]
+def as_inputs(result, inputs: Mapping) -> dict:
+    """``inputs`` checked against ``result.inputs`` and broadcast to one shape (arrays, >= 1-d)."""
+    missing = [k for k in result.inputs if k not in inputs]
     if missing:
-        raise ValueError(f"missing input(s) {missing} for law {law.name!r}")
-    xs = {k: np.atleast_1d(np.asarray(inputs[k], dtype=float)) for k in law.inputs}
+        raise ValueError(f"missing input(s) {missing} for {result.describe()}")
+    xs = {k: np.atleast_1d(np.asarray(inputs[k], dtype=float)) for k in result.inputs}
     try:
         shape = np.broadcast_shapes(*(v.shape for v in xs.values()))
     except ValueError:
         raise ValueError(f"inputs have mismatched shapes: { {k: v.shape for k, v in xs.items()} }") from None
-    for k in law.positive_inputs:
+    for k in result.positive_inputs:
         if np.any(~np.isfinite(xs[k])) or np.any(xs[k] <= 0):
             raise ValueError(f"input {k} must be finite and > 0")
     return {k: np.broadcast_to(v, shape) for k, v in xs.items()}
 
 
-def _with_interval(result, fn, level):
-    fit = _point_fit(result)
-    with precision(fit.dtype):
-        est = np.asarray(fn({k: jnp.asarray(v) for k, v in fit.params.items()}))
-    if result is fit:
-        return est, None
-    return est, result.interval(fn, level=level)
+def _mean_fn(result, xs):
+    def fn(p):  # one parameter set
+        return result.predict_fn(p, {k: jnp.asarray(v) for k, v in xs.items()})
+
+    return fn
 
 
+# ----------------------------------------------------------------------------------------------
+# Run-to-run scatter (prediction intervals for a new observation)
+# ----------------------------------------------------------------------------------------------
 def residual_scale(fit) -> tuple[float, str]:
     """The run-to-run scatter of a point fit in its objective's space, and how it was measured.
 
@@ -81,35 +84,37 @@ def _add_noise(mean, noise, space):
     return mean * np.exp(noise) if space == "log" else mean + noise
 
 
-def observation_draws(result, mean_draws: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """Turn draws of the law's mean ``(R, ...)`` into draws of a new observation.
+def residual_noise(fit, mean_draws: np.ndarray, rng) -> np.ndarray:
+    """Draws of a new observation: Gaussian noise with the point fit's residual scale
+    (:func:`residual_scale`; robust for Huber fits), multiplicative for log objectives."""
+    scale, _ = residual_scale(fit)
+    return _add_noise(mean_draws, scale * rng.standard_normal(mean_draws.shape), fit.loss.space)
 
-    Each draw gets its own noise, added in the space where the fit measured its residuals:
-    * a posterior (:func:`~jaxscale.bayes_fit`): noise from the likelihood with that draw's
-      ``sigma`` (and ``nu`` for Student-t) on log values;
-    * bootstrap draws: Gaussian noise with the point fit's residual scale
-      (:func:`residual_scale`; robust for Huber fits), multiplicative for log objectives.
-    """
-    mean_draws = np.asarray(mean_draws, dtype=float)
-    rng = np.random.Generator(np.random.PCG64(seed))
+
+def residual_band(fit, est: np.ndarray, level: float):
+    """Observation band of a point fit from the residual scale alone (no parameter uncertainty)."""
+    from statistics import NormalDist
+
+    scale, _ = residual_scale(fit)
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    return _add_noise(est, -z * scale, fit.loss.space), _add_noise(est, z * scale, fit.loss.space)
+
+
+def likelihood_noise(likelihood: str, draws: Mapping, delta: float, mean_draws: np.ndarray, rng) -> np.ndarray:
+    """Draws of a new observation from a posterior: the likelihood's noise with each draw's
+    ``sigma`` (and ``nu`` for Student-t) on log values; ``draws`` are the valid posterior draws."""
     shape = mean_draws.shape
     extra = (1,) * (len(shape) - 1)
-    likelihood = getattr(result, "likelihood", None)
-    if likelihood is not None and "sigma" in getattr(result, "draws", {}):
-        take = np.arange(shape[0]) % np.shape(result.draws["sigma"])[0]  # draws reused cyclically
-        sig = np.asarray(result.draws["sigma"], dtype=float)[take].reshape((-1,) + extra)
-        if likelihood == "gaussian":
-            noise = sig * rng.standard_normal(shape)
-        elif likelihood == "student_t":
-            nu = np.asarray(result.draws["nu"], dtype=float)[take].reshape((-1,) + extra)
-            noise = sig * rng.standard_t(np.broadcast_to(nu, shape))
-        else:  # huber density: truncated-normal core, exponential tails (see HuberDensity)
-            loss = result.fit.loss  # bayes_fit's default init for a Huber likelihood: huber(delta)
-            noise = _huber_noise(rng, sig, float(loss.delta) if loss.kind == "huber" else 1e-3, shape)
-        return mean_draws * np.exp(noise)
-    fit = _point_fit(result)
-    scale, _ = residual_scale(fit)
-    return _add_noise(mean_draws, scale * rng.standard_normal(shape), fit.loss.space)
+    take = np.arange(shape[0]) % np.shape(draws["sigma"])[0]  # draws reused cyclically
+    sig = np.asarray(draws["sigma"], dtype=float)[take].reshape((-1,) + extra)
+    if likelihood == "gaussian":
+        noise = sig * rng.standard_normal(shape)
+    elif likelihood == "student_t":
+        nu = np.asarray(draws["nu"], dtype=float)[take].reshape((-1,) + extra)
+        noise = sig * rng.standard_t(np.broadcast_to(nu, shape))
+    else:  # huber density: truncated-normal core, exponential tails (see HuberDensity)
+        noise = _huber_noise(rng, sig, delta, shape)
+    return mean_draws * np.exp(noise)
 
 
 def _huber_noise(rng, s, delta, shape):
@@ -131,13 +136,16 @@ def _huber_noise(rng, s, delta, shape):
     return np.where(in_core, r_core, sign * r_tail)
 
 
-def _mean_fn(law, xs):
-    def fn(p):
-        x = {k: jnp.asarray(v) for k, v in xs.items()}
-        batched = {k: jnp.asarray(v)[..., None] for k, v in p.items()}  # draws broadcast over inputs
-        return law.predict(batched, x) if np.ndim(next(iter(p.values()))) else law.predict(p, x)
+def observation_draws(result, mean_draws: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """Turn draws of the law's mean ``(R, ...)`` into draws of a new observation.
 
-    return fn
+    Each draw gets its own noise (``result.observation_draws``), added in the space where the fit
+    measured its residuals: a posterior (:func:`~jaxscale.bayes_fit`) uses its likelihood with
+    that draw's ``sigma`` (:func:`likelihood_noise`); bootstrap draws use the point fit's residual
+    scale (:func:`residual_noise`).
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    return result.observation_draws(np.asarray(mean_draws, dtype=float), rng)
 
 
 def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed: int = 0):
@@ -148,14 +156,12 @@ def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    fit = _point_fit(result)
-    xs = _as_inputs(fit.law, inputs)
-    fn = _mean_fn(fit.law, xs)
-    with precision(fit.dtype):
-        est = np.asarray(fn({k: jnp.asarray(v) for k, v in fit.params.items()})).reshape(-1)
-    if result is fit:
+    xs = as_inputs(result, inputs)
+    fn = _mean_fn(result, xs)
+    est = result.estimate(fn).reshape(-1)
+    if not result.has_draws:
         return est, None, "point fit (no draws)"
-    draws = np.asarray(result.samples(fn)).reshape(-1, est.shape[0])
+    draws = result.samples(fn).reshape(-1, est.shape[0])
     if draws.shape[0] < 2:
         return est, None, "no usable draws (point fit only)"
     if kind == "mean":
@@ -163,17 +169,11 @@ def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed
     return est, observation_draws(result, draws, seed=seed), "observation (parameters + run-to-run scatter)"
 
 
-def _point_band(fit, est, level):
-    """Observation band of a point fit from the residual scale alone (no parameter uncertainty)."""
-    from statistics import NormalDist
-
-    scale, _ = residual_scale(fit)
-    z = NormalDist().inv_cdf((1 + level) / 2)
-    return _add_noise(est, -z * scale, fit.loss.space), _add_noise(est, z * scale, fit.loss.space)
-
-
+# ----------------------------------------------------------------------------------------------
+# predict, compute_optimal, predict_chain
+# ----------------------------------------------------------------------------------------------
 def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = "mean", seed: int = 0) -> pd.DataFrame:
-    """The law's prediction at ``inputs`` with an equal-tailed interval.
+    """The result's prediction at ``inputs`` with an equal-tailed interval.
 
     ``kind="mean"`` (default): a confidence (credible) interval for the law's curve, from the
     draws of the parameters. ``kind="observation"``: a prediction interval for a new run, which
@@ -183,35 +183,40 @@ def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = 
     scale alone (no parameter uncertainty). ``seed`` fixes the noise draws.
 
     Returns a DataFrame with the inputs, ``prediction`` and, when there is an interval, ``lo`` and
-    ``hi`` at ``level`` (default: the result's level, else 0.95) and ``band``, which names the
-    kind of interval (also in ``DataFrame.attrs["band"]``).
+    ``hi`` at ``level`` (default: the result's level) and ``band``, which names the kind of
+    interval (also in ``DataFrame.attrs["band"]``). With fewer valid draws than the minimum
+    (:func:`jaxscale._results.min_valid_draws`), ``lo``/``hi`` are NaN and an ``IntervalWarning``
+    names the counts.
     """
-    fit = _point_fit(result)
-    law = fit.law
-    xs = _as_inputs(law, inputs)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if level is None:
-        level = getattr(result, "level", None) or 0.95
-    level = float(level)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    level = check_level(result.level if level is None else level)
+    xs = as_inputs(result, inputs)
     out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
     if kind == "mean":
-        est, ci = _with_interval(result, _mean_fn(law, xs), level)
+        fn = _mean_fn(result, xs)
+        est = result.estimate(fn)
         out["prediction"] = est.ravel()
+        ci, _ = interval_or_nan(result, fn, level, est.shape)
         if ci is None:
             return out
         lo, hi, band = ci[..., 0].ravel(), ci[..., 1].ravel(), f"mean {100 * level:g}%"
+    elif not result.has_draws:
+        est = result.estimate(_mean_fn(result, xs)).ravel()
+        out["prediction"] = est
+        lo, hi = result.observation_band(est, level)
+        band = f"observation {100 * level:g}% (residual scale only)"
     else:
         est, draws, _ = predictive_draws(result, xs, kind=kind, seed=seed)
         out["prediction"] = est
-        if draws is None:  # a point fit, or draws none of which converged
-            lo, hi = _point_band(fit, est, level)
-            band = f"observation {100 * level:g}% (residual scale only)"
+        band = f"observation {100 * level:g}%"
+        reason = result.interval_reason(level)
+        if reason is None:
+            ci = quantile_interval(draws, level, min_draws=result.min_draws_at(level))
+            lo, hi = ci[..., 0], ci[..., 1]
         else:
-            lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-            band = f"observation {100 * level:g}%"
+            warn_no_interval(reason)
+            lo = hi = np.full(est.shape, np.nan)
     out["lo"], out["hi"], out["band"] = lo, hi, band
     out.attrs["band"] = band
     return out
@@ -220,37 +225,31 @@ def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = 
 def compute_optimal(result, compute, *, level: float | None = None, tokens_for: Callable | None = None) -> pd.DataFrame:
     """Compute-optimal ``N_opt(C)`` and ``D_opt(C)`` with intervals from the draws.
 
-    Uses the law's closed form (``law.optimal_allocation``, e.g. Chinchilla's) with the default
-    cost ``C = 6 N D``; for other laws of ``N`` and ``D``, or a user cost given as
-    ``tokens_for(N, C) -> D``, it minimises the law numerically along the iso-compute curve.
+    Uses ``result.optimal_allocation``: for law results the law's closed form
+    (``law.optimal_allocation``, e.g. Chinchilla's) with the default cost ``C = 6 N D``; for other
+    laws of ``N`` and ``D``, or a user cost given as ``tokens_for(N, C) -> D``, the law minimised
+    numerically along the iso-compute curve; for an isoFLOP analysis its fitted frontier. With
+    fewer valid draws than the minimum, the ``_lo``/``_hi`` columns are NaN and an
+    ``IntervalWarning`` names the counts.
     """
-    fit = _point_fit(result)
-    law = fit.law
-    check_nd_law(law)
-    cs = np.atleast_1d(np.asarray(compute, dtype=float))
+    level = check_level(result.level if level is None else level)
+    cs = np.atleast_1d(np.asarray(compute, dtype=float)).ravel()
     if np.any(~np.isfinite(cs)) or np.any(cs <= 0):
         raise ValueError("compute must be finite and > 0")
-    rows = []
-    for c in cs:
-        out = {"C": c}
-        for j, name in enumerate(("N_opt", "D_opt")):
-            def fn(p, j=j, c=c):
-                def one(q):
-                    return optimal_allocation(law, q, c, tokens_for=tokens_for)[j]
+    result.check_allocation(tokens_for=tokens_for)
 
-                return jax.vmap(one)(p) if np.ndim(next(iter(p.values()))) else one(p)
+    def fn(p):  # one parameter set -> (G, 2)
+        n, d = jax.vmap(lambda c: result.optimal_allocation(p, c, tokens_for=tokens_for))(jnp.asarray(cs))
+        return jnp.stack([n, d], axis=-1)
 
-            est, ci = _with_interval(result, fn, level)
-            out[name] = float(est)
-            if ci is not None:
-                out[f"{name}_lo"], out[f"{name}_hi"] = float(ci[0]), float(ci[1])
-        rows.append(out)
-    return pd.DataFrame(rows)
-
-
-def _stage_draws(result, fn) -> np.ndarray | None:
-    """``fn(params)`` for every kept draw of ``result`` (``(R, ...)``), or None for a point fit."""
-    return None if result is _point_fit(result) else result.samples(fn)
+    est = result.estimate(fn)
+    ci, _ = interval_or_nan(result, fn, level, est.shape)
+    out = pd.DataFrame({"C": cs})
+    for j, name in enumerate(("N_opt", "D_opt")):
+        out[name] = est[:, j]
+        if ci is not None:
+            out[f"{name}_lo"], out[f"{name}_hi"] = ci[:, j, 0], ci[:, j, 1]
+    return out
 
 
 def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = None, *,
@@ -267,7 +266,8 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
 
     Returns a DataFrame with the inputs, ``loss`` and ``error`` (the point fits chained) and, for
     each stage that has draws upstream, ``loss_lo``/``loss_hi`` and ``error_lo``/``error_hi`` at
-    ``level`` (default: the results' level, else 0.95).
+    ``level`` (default: the level of the first result with draws). With fewer valid draws than
+    the minimum, those columns are NaN and an ``IntervalWarning`` names the counts.
 
     ``kind="observation"`` gives prediction intervals for a new run: each stage's draws get that
     stage's run-to-run scatter (:func:`observation_draws`) before they are passed on, so the
@@ -275,60 +275,53 @@ def predict_chain(loss_fit, error_fit, inputs: Mapping, level: float | None = No
     A stage given as a point fit adds no scatter of its own there. ``DataFrame.attrs["band"]``
     names the kind.
     """
-    lfit, efit = _point_fit(loss_fit), _point_fit(error_fit)
-    llaw, elaw = lfit.law, efit.law
-    if link_input is None:
-        if len(elaw.inputs) != 1:
-            raise ValueError(f"error law {elaw.name!r} has inputs {list(elaw.inputs)}; pass link_input=")
-        link_input = elaw.inputs[0]
-    elif link_input not in elaw.inputs or len(elaw.inputs) != 1:
-        raise ValueError(f"link_input must be the single input of {elaw.name!r}: {list(elaw.inputs)}")
-    xs = _as_inputs(llaw, inputs)
-    shape = next(iter(xs.values())).shape
-    if level is None:
-        level = getattr(loss_fit, "level", None) or getattr(error_fit, "level", None) or 0.95
-    level = float(level)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if link_input is None:
+        if len(error_fit.inputs) != 1:
+            raise ValueError(f"{error_fit.describe()} has inputs {list(error_fit.inputs)}; pass link_input=")
+        link_input = error_fit.inputs[0]
+    elif link_input not in error_fit.inputs or len(error_fit.inputs) != 1:
+        raise ValueError(f"link_input must be the single input of {error_fit.describe()}: {list(error_fit.inputs)}")
+    xs = as_inputs(loss_fit, inputs)
+    with_draws = [r for r in (loss_fit, error_fit) if r.has_draws]
+    level = check_level((with_draws[0] if with_draws else loss_fit).level if level is None else level)
+    loss_fn = _mean_fn(loss_fit, xs)
 
-    def loss_fn(p):
-        x = {k: jnp.asarray(v) for k, v in xs.items()}
-        if np.ndim(next(iter(p.values()))):
-            p = {k: jnp.asarray(v).reshape((-1,) + (1,) * len(shape)) for k, v in p.items()}
-        return llaw.predict(p, x)
+    def err_fn(p, lv):
+        return error_fit.predict_fn(p, {link_input: lv})
 
-    with precision(lfit.dtype):
-        loss = np.asarray(loss_fn({k: jnp.asarray(v) for k, v in lfit.params.items()}))
-        err = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in efit.params.items()},
-                                      {link_input: jnp.asarray(loss)}))
-    loss_draws = _stage_draws(loss_fit, loss_fn)
-    if kind == "observation" and loss_draws is not None:
-        loss_draws = observation_draws(loss_fit, loss_draws, seed=seed)
-    err_params = None if error_fit is efit else error_fit._kept_draws()
+    loss = loss_fit.estimate(loss_fn)
+    with error_fit.precision():
+        err = np.asarray(jax.jit(err_fn)({k: jnp.asarray(v) for k, v in error_fit.point.items()}, jnp.asarray(loss)))
     out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
     out["loss"], out["error"] = loss.ravel(), err.ravel()
-    if loss_draws is None and err_params is None:
+    if not with_draws:
         return out
-    ld = loss[None] if loss_draws is None else loss_draws
-    ep = {k: np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (err_params or efit.params).items()}
+    need = max(r.min_draws_at(level) for r in with_draws)
+    counts = {r.describe(): r.status.n_valid for r in with_draws}
+    if min(counts.values()) < need:
+        warn_no_interval(f"too few valid draws ({counts}; {need} needed for a {100 * level:g}% interval)")
+        if loss_fit.has_draws:
+            out["loss_lo"] = out["loss_hi"] = np.nan
+        out["error_lo"] = out["error_hi"] = np.nan
+        return out
+    ld = loss_fit.samples(loss_fn) if loss_fit.has_draws else loss[None]
+    if kind == "observation" and loss_fit.has_draws:
+        ld = observation_draws(loss_fit, ld, seed=seed)
+    ep = error_fit.valid_draws() if error_fit.has_draws else {k: np.array([v]) for k, v in error_fit.point.items()}
     r_err = next(iter(ep.values())).shape[0]
     r = max(ld.shape[0], r_err)
-    if min(ld.shape[0], r_err) < 1:
-        raise ValueError("no usable draws (no converged resamples)")
     ld = ld[np.arange(r) % ld.shape[0]]
-    ep = {k: v[np.arange(r) % r_err].reshape((-1,) + (1,) * len(shape)) for k, v in ep.items()}
-    with precision(efit.dtype):
-        err_draws = np.asarray(elaw.predict({k: jnp.asarray(v) for k, v in ep.items()},
-                                            {link_input: jnp.asarray(ld)}))
-    if kind == "observation" and err_params is not None:
+    ep = {k: np.asarray(v)[np.arange(r) % r_err] for k, v in ep.items()}
+    with error_fit.precision():
+        err_draws = np.asarray(jax.jit(jax.vmap(err_fn))({k: jnp.asarray(v) for k, v in ep.items()}, jnp.asarray(ld)))
+    if kind == "observation" and error_fit.has_draws:
         err_draws = observation_draws(error_fit, err_draws, seed=seed + 1)
     out.attrs["band"] = f"{kind} {100 * level:g}%"
-    q = [(1 - level) / 2, (1 + level) / 2]
-    if loss_draws is not None:
-        lo, hi = np.quantile(loss_draws, q, axis=0)
-        out["loss_lo"], out["loss_hi"] = lo.ravel(), hi.ravel()
-    lo, hi = np.quantile(err_draws, q, axis=0)
-    out["error_lo"], out["error_hi"] = lo.ravel(), hi.ravel()
+    if loss_fit.has_draws:
+        ci = quantile_interval(ld, level, min_draws=need)
+        out["loss_lo"], out["loss_hi"] = ci[..., 0].ravel(), ci[..., 1].ravel()
+    ci = quantile_interval(err_draws, level, min_draws=need)
+    out["error_lo"], out["error_hi"] = ci[..., 0].ravel(), ci[..., 1].ravel()
     return out

@@ -18,6 +18,7 @@ from ._config import precision, resolve_dtype
 from ._data import Dataset, load_data
 from ._engine import StartResults, solve_batch
 from ._objectives import Objective, get_objective
+from ._results import DEFAULT_LEVEL, Result, Status
 from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
 from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
@@ -30,8 +31,11 @@ __all__ = ["fit", "FitResult", "GroupedFit"]
 # Results
 # ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, eq=False)
-class FitResult:
+class FitResult(Result):
     """The best of all starts, plus the status of every start.
+
+    Speaks the results protocol (:mod:`jaxscale._results`) as a result with one draw (its own
+    parameters) and no spread: ``interval()`` raises, ``table()`` has no interval columns.
 
     Attributes:
       law: the fitted :class:`~jaxscale.laws.Law`.
@@ -56,6 +60,64 @@ class FitResult:
     data: Dataset
     dtype: Any = np.float64
     seed: int | None = None
+
+    has_draws = False
+    draw_kind = "starts"
+    level = DEFAULT_LEVEL
+    min_draws = None
+
+    # -- results protocol ---------------------------------------------------------------------
+    @property
+    def point(self) -> dict:
+        return dict(self.params)
+
+    @property
+    def draws(self) -> dict:
+        """One draw: the fitted parameters, ``{name: array (1,)}``."""
+        return {k: np.array([v]) for k, v in self.params.items()}
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.array([True])
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.law.param_names
+
+    @property
+    def status(self) -> Status:
+        failures = {}
+        if self.n_converged < self.n_starts:
+            failures["starts did not converge"] = self.n_starts - self.n_converged
+        problems = []
+        if not self.converged:
+            problems.append("best start not converged")
+        if self.at_bound:
+            problems.append(f"at bound: {', '.join(self.at_bound)}")
+        return Status("starts", self.n_starts, self.n_converged, failures, tuple(problems), "converged")
+
+    def observation_draws(self, mean_draws, rng):
+        """A new run's scatter: the residual scale (see :func:`jaxscale._extrapolate.residual_noise`)."""
+        from ._extrapolate import residual_noise
+
+        return residual_noise(self, mean_draws, rng)
+
+    def observation_band(self, est, level):
+        from ._extrapolate import residual_band
+
+        return residual_band(self, est, level)
+
+    def _table_columns(self, level):
+        return {"meaning": [p.doc for p in self.law.params]}
+
+    def _header(self) -> list[str]:
+        lines = [f"law: {self.law.name}   {self.law.formula}",
+                 f"loss: {self.loss.name}   points: {self.data.n}   solver: {self.solver.name}",
+                 f"starts: {self.n_starts}   converged: {self.n_converged}   at best objective: {self.n_at_best}",
+                 f"objective: {self.objective:.10g}   best start converged: {'yes' if self.converged else 'NO'}"]
+        if self.at_bound:
+            lines.append(f"ON A BOUND (not determined by the data): {', '.join(self.at_bound)}")
+        return lines
 
     @property
     def data_hash(self) -> str:
@@ -91,14 +153,6 @@ class FitResult:
             p = {k: jnp.asarray(v) for k, v in self.params.items()}
             return np.asarray(self.law.predict(p, x))
 
-    def table(self) -> pd.DataFrame:
-        """One row per parameter: its value and what it means."""
-        return pd.DataFrame(
-            {"value": [self.params[p.name] for p in self.law.params],
-             "meaning": [p.doc for p in self.law.params]},
-            index=pd.Index(self.law.param_names, name="param"),
-        )
-
     def to_dict(self) -> dict:
         """JSON-ready summary."""
         return {
@@ -117,6 +171,7 @@ class FitResult:
             "at_bound": list(self.at_bound),
             "seed": self.seed,
             "data_sha256": self.data_hash,
+            "status": self.status.to_dict(),
         }
 
     def __repr__(self):

@@ -36,7 +36,7 @@ from .laws import Law, get_law
 from ._objectives import Objective
 from ._solvers import SolverSpec
 
-__all__ = ["save", "load", "metadata", "FORMAT_VERSION"]
+__all__ = ["save", "load", "metadata", "atomic_write", "write_json", "FORMAT_VERSION"]
 
 #: Version of the on-disk layout; bumped when it changes incompatibly.
 FORMAT_VERSION = 1
@@ -59,7 +59,7 @@ def metadata(fit: FitResult) -> dict:
             "dtype": np.dtype(fit.dtype).name}
 
 
-def _atomic_write(path, write) -> str:
+def atomic_write(path, write) -> str:
     """``write(tmp)`` into a temporary file beside ``path``, fsync it, then rename it over ``path``."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -76,6 +76,25 @@ def _atomic_write(path, write) -> str:
             os.unlink(tmp)
         raise
     return path
+
+
+def write_json(path, payload: dict) -> str:
+    """A JSON summary (``result.to_dict()``, indented) written atomically with :func:`atomic_write`."""
+    text = json.dumps(payload, indent=2, default=_json_default).encode()
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(text)
+
+    return atomic_write(path, write)
+
+
+def _json_default(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -188,7 +207,7 @@ def _bootstrap_dataset(boot):
     data_vars["fit_json"] = ("fit_json_bytes", fit_bytes)
     info = {"jaxscale_result": "bootstrap", "format_version": FORMAT_VERSION, "meta": {**metadata(boot.fit),
             "seed": boot.seed, "fit_seed": boot.fit.seed}, "scheme": boot.scheme, "seed": boot.seed,
-            "level": boot.level, "starts_per_resample": boot.starts_per_resample,
+            "level": boot.level, "min_draws": boot.min_draws, "starts_per_resample": boot.starts_per_resample,
             "jackknife": boot.jackknife is not None}
     return xr.Dataset(data_vars, attrs={_GROUP: json.dumps(info, allow_nan=False)})
 
@@ -204,7 +223,8 @@ def _bootstrap_from_dataset(xds, law):
     return BootstrapResult(fit=fit, draws=draws, converged=np.asarray(xds["converged"].values, dtype=bool),
                            objective=np.asarray(xds["objective"].values),
                            starts_per_resample=int(info["starts_per_resample"]), scheme=info["scheme"],
-                           seed=int(info["seed"]), level=float(info["level"]), jackknife=jack)
+                           seed=int(info["seed"]), level=float(info["level"]), jackknife=jack,
+                           min_draws=info.get("min_draws"))
 
 
 def _posterior_group(post):
@@ -214,6 +234,7 @@ def _posterior_group(post):
     info = {"jaxscale_result": "posterior", "format_version": FORMAT_VERSION,
             "meta": {**metadata(post.fit), "seed": post.seed, "fit_seed": post.fit.seed},
             "likelihood": post.likelihood, "chains": post.chains, "seed": post.seed, "level": post.level,
+            "min_draws": post.min_draws,
             "n_divergences": post.n_divergences, "variables": list(post.draws)}
     return xr.Dataset({"fit_json": ("fit_json_bytes", fit_bytes)}, attrs={_GROUP: json.dumps(info, allow_nan=False)})
 
@@ -232,9 +253,9 @@ def _posterior_from_idata(idata, law):
     n_div = int(np.asarray(idata.sample_stats["diverging"].values).sum())
     if n_div != info["n_divergences"]:
         raise ValueError("the saved sample stats do not match the recorded number of divergences: damaged file")
-    return PosteriorResult(fit=fit, draws=flat, idata=idata, summary=summary, n_divergences=n_div,
+    return PosteriorResult(fit=fit, draws=flat, idata=idata, diagnostics=summary, n_divergences=n_div,
                            likelihood=info["likelihood"], chains=int(info["chains"]), seed=int(info["seed"]),
-                           level=float(info["level"]))
+                           level=float(info["level"]), min_draws=info.get("min_draws"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -270,7 +291,7 @@ def save(result, path) -> str:
     else:
         raise ValueError(f"save takes a FitResult, BootstrapResult or PosteriorResult, got {type(result).__name__}"
                          " (save a GroupedFit's fits one by one)")
-    return _atomic_write(path, write)
+    return atomic_write(path, write)
 
 
 def load(path, law: Law | str | None = None):

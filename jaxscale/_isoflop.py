@@ -57,6 +57,7 @@ import pandas as pd
 
 from ._config import precision
 from ._data import as_frame, numeric_column, parse_mapping
+from ._results import Result, Status, check_level
 
 __all__ = ["fit_isoflop", "IsoflopResult", "akima_coefficients", "akima_evaluate", "akima_minimum"]
 
@@ -289,8 +290,14 @@ def weighted_loglog(log_c, x_opt, weights):
 # Result
 # ----------------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True, eq=False)
-class IsoflopResult:
-    """Result of :func:`fit_isoflop`.
+class IsoflopResult(Result):
+    """Result of :func:`fit_isoflop` (results protocol, :mod:`jaxscale._results`).
+
+    The quantities (``names``) are ``a``, ``k_n``, ``b``, ``k_d``: ``point`` holds their
+    estimates, ``draws`` their bootstrap draws (plus ``"log_n_opt"``), ``interval("a")`` or
+    ``interval(fn)`` their intervals (none from fewer valid resamples than
+    :func:`jaxscale._results.min_valid_draws`). As a result it predicts ``N_opt = k_n C^a``
+    (``predict(iso, {"C": ...})``) and allocates compute (``compute_optimal(iso, C)``).
 
     Attributes:
       budgets: all compute budgets ``C_j`` (sorted), including dropped ones.
@@ -299,12 +306,13 @@ class IsoflopResult:
         the loss there and ``d^2 L / d(log N)^2`` at it (NaN where no minimum was found).
       a, k_n: ``N_opt = k_n C^a`` (``b = 1 - a``, ``k_d = 1/(6 k_n)``: ``D_opt = k_d C^b``).
       budget_weights: stage-2 weight of each budget (0 for dropped ones).
-      draws: ``{"a", "b", "k_n", "k_d"}`` of the valid resamples, plus ``"log_n_opt"``
+      resample_draws: ``{"a", "b", "k_n", "k_d"}`` of the valid resamples, plus ``"log_n_opt"``
         ``(R_valid, J)`` (NaN where a budget was left out of that resample); None without resamples.
       n_resamples, n_valid: resamples run and resamples with at least 2 usable budgets.
       method, resample, weighting, noise: the options used (``noise``: the loss noise level, given
         or estimated; used by ``resample="noise"`` and the ``flat`` diagnostic).
-      inputs, target: column names read (``{"N": ..., "C": ...}`` and the loss column).
+      columns, target: column names read (``{"N": ..., "C": ...}`` and the loss column).
+      min_draws: fewest valid resamples an interval is made from (None: the default rule).
     """
 
     budgets: np.ndarray
@@ -314,7 +322,7 @@ class IsoflopResult:
     curvature: np.ndarray
     a: float
     k_n: float
-    draws: dict | None
+    resample_draws: dict | None
     n_resamples: int
     n_valid: int
     level: float
@@ -327,9 +335,18 @@ class IsoflopResult:
     weighting: str = "none"
     noise: float = float("nan")
     diagnostics: pd.DataFrame | None = None
-    inputs: dict = dataclasses.field(default_factory=lambda: {"N": "N", "C": "C"})
+    columns: dict = dataclasses.field(default_factory=lambda: {"N": "N", "C": "C"})
     target: str = "loss"
     runs: dict | None = None  # {"N", "C", "loss"} arrays of the runs used, for plots and agreement()
+    min_draws: int | None = None
+
+    names = ("a", "k_n", "b", "k_d")
+    law = None
+    dtype = np.float64
+    draw_kind = "resamples"
+    no_draws_reason = "no bootstrap draws: run fit_isoflop(..., n_resamples > 0)"
+    inputs = ("C",)
+    positive_inputs = ("C",)
 
     @property
     def b(self) -> float:
@@ -339,36 +356,56 @@ class IsoflopResult:
     def k_d(self) -> float:
         return 1.0 / (6.0 * self.k_n)
 
-    def interval(self, name: str, level: float | None = None) -> np.ndarray:
-        """Equal-tailed bootstrap interval ``[lo, hi]`` of ``"a"``, ``"b"``, ``"k_n"`` or ``"k_d"``."""
-        if self.draws is None:
-            raise ValueError("no bootstrap draws: run fit_isoflop(..., n_resamples > 0)")
-        if name not in ("a", "b", "k_n", "k_d"):
-            raise ValueError(f"name must be one of ['a', 'b', 'k_d', 'k_n'], got {name!r}")
-        level = self.level if level is None else float(level)
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1), got {level}")
-        if self.n_valid < 2:
-            raise ValueError(f"{self.n_valid} valid resamples: no interval")
-        return np.quantile(self.draws[name], [(1 - level) / 2, (1 + level) / 2])
+    # -- results protocol ---------------------------------------------------------------------
+    @property
+    def has_draws(self) -> bool:
+        return self.resample_draws is not None
 
-    def table(self, level: float | None = None) -> pd.DataFrame:
-        """One row per fitted quantity (a, k_n, b, k_d): value, bootstrap SE and interval."""
-        level = self.level if level is None else float(level)
-        pct = f"{100 * level:g}%"
-        names = ["a", "k_n", "b", "k_d"]
-        rows = {}
-        for k in names:
-            row = {"value": getattr(self, k)}
-            if self.draws is not None and self.n_valid >= 2:
-                lo, hi = self.interval(k, level)
-                row.update({"se": float(np.std(self.draws[k], ddof=1)), f"lo {pct}": lo, f"hi {pct}": hi})
-            rows[k] = row
+    @property
+    def point(self) -> dict:
+        return {"a": float(self.a), "k_n": float(self.k_n), "b": float(self.b), "k_d": float(self.k_d)}
+
+    @property
+    def draws(self) -> dict:
+        if self.resample_draws is None:
+            return {k: np.array([v]) for k, v in self.point.items()}
+        return dict(self.resample_draws)
+
+    @property
+    def valid(self) -> np.ndarray:
+        return np.ones(next(iter(self.draws.values())).shape[0], dtype=bool)
+
+    @property
+    def status(self) -> Status:
+        bad = self.n_resamples - self.n_valid
+        dropped = [f"budget {c:.4g}: {r}" for c, r in zip(self.budgets, self.reasons) if r]
+        return Status("resamples", self.n_resamples, self.n_valid,
+                      {"fewer than 2 usable budgets": bad} if bad else {}, tuple(dropped))
+
+    def describe(self) -> str:
+        return "isoFLOP analysis"
+
+    def predict_fn(self, p, x):
+        """The compute-optimal model size ``N_opt = k_n C^a`` at ``x["C"]`` (one parameter set)."""
+        return p["k_n"] * x["C"] ** p["a"]
+
+    def check_allocation(self, *, tokens_for=None) -> None:
+        if tokens_for is not None:
+            raise ValueError("an isoFLOP analysis fits D_opt = C / (6 N_opt); tokens_for= is not supported")
+
+    def optimal_allocation(self, p, compute, *, tokens_for=None):
+        """``(N_opt, D_opt) = (k_n C^a, k_d C^b)`` for one parameter set and a scalar budget."""
+        self.check_allocation(tokens_for=tokens_for)
+        return p["k_n"] * compute ** p["a"], p["k_d"] * compute ** p["b"]
+
+    def _table_columns(self, level):
         meaning = {"a": "N_opt = k_n * C^a", "k_n": "N_opt = k_n * C^a", "b": "D_opt = k_d * C^b",
                    "k_d": "D_opt = k_d * C^b"}
-        out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("quantity")
-        out["meaning"] = [meaning[k] for k in out.index]
-        return out
+        return {"meaning": [meaning[k] for k in self.names]}
+
+    def _header(self) -> list[str]:
+        return [f"isoFLOP analysis ({self.method}): {int(np.sum(self.kept))}/{len(self.budgets)} budgets kept; "
+                f"{self.status}"]
 
     def budget_table(self) -> pd.DataFrame:
         """Per budget: C, points, N_opt, D_opt, minimum loss, curvature, whether kept (and why not),
@@ -422,16 +459,14 @@ class IsoflopResult:
                "budgets": fl(self.budgets), "kept": [bool(v) for v in self.kept], "reasons": list(self.reasons),
                "n_opt": fl(self.n_opt), "d_opt": fl(self.d_opt), "loss_opt": fl(self.loss_opt),
                "n_resamples": int(self.n_resamples), "n_valid": int(self.n_valid),
-               "inputs": dict(self.inputs), "target": self.target}
-        if self.draws is not None and self.n_valid >= 2:
-            level = self.level if level is None else float(level)
-            out["level"] = level
-            out["intervals"] = {k: [float(v) for v in self.interval(k, level)] for k in ("a", "k_n", "b", "k_d")}
+               "inputs": dict(self.columns), "target": self.target, "status": self.status.to_dict()}
+        if self.has_draws:
+            out.update(self.intervals_dict(level))
         return out
 
     def __repr__(self):
         ci = ""
-        if self.draws is not None and self.n_valid >= 2:
+        if self.has_draws and self.interval_reason() is None:
             lo, hi = self.interval("a")
             ci = f" [{lo:.4f}, {hi:.4f}]"
         return (f"IsoflopResult({self.method}: N_opt = {self.k_n:.4g} C^{self.a:.4f}{ci}; "
@@ -519,7 +554,8 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
                 resample: str = "points", n_resamples: int = 2000, weighting: str = "none",
                 noise: float | None = None, keep_unbracketed: bool = False, law="chinchilla",
                 law_options: Mapping | None = None, weights=None, seed: int = 0, level: float = 0.95, rtol: float | None = None,
-                N: str | None = None, C: str | None = None, loss: str | None = None) -> IsoflopResult:
+                N: str | None = None, C: str | None = None, loss: str | None = None,
+                min_draws: int | None = None) -> IsoflopResult:
     """IsoFLOP profiles (Approach 2): ``N_opt(C) = k_n C^a`` with bootstrap intervals.
 
     Args:
@@ -542,7 +578,9 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
       keep_unbracketed: keep budgets whose minimum lies outside the sizes run (extrapolated).
       weights: optional per-run weights (column or array) for the per-budget fits.
       seed: seed of NumPy's PCG64 generator for the resamples.
-      level: default interval level.
+      level: default interval level. min_draws: fewest valid resamples an interval is made from
+        (default :func:`jaxscale._results.min_valid_draws`: 100 at 95%); below it the table
+        shows "too few valid resamples" and ``interval()`` raises.
       rtol: runs whose compute agrees to this relative tolerance form one budget (default 1e-6
         for a compute column, 0.02 when ``C = 6 N D`` is computed).
       N, C, loss: deprecated names of the columns (use ``inputs`` and ``target``).
@@ -562,8 +600,7 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
     n_resamples = int(n_resamples)
     if n_resamples < 0:
         raise ValueError("n_resamples must be >= 0")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    level = check_level(level)
     if weighting == "inverse_variance" and (resample == "budgets" or n_resamples < 2):
         raise ValueError("weighting='inverse_variance' needs per-budget resamples: resample='points' or 'noise' "
                          "and n_resamples >= 2")
@@ -720,10 +757,11 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
     return IsoflopResult(
         budgets=budgets, n_opt=n_opt, d_opt=budgets / (6.0 * n_opt),
         loss_opt=np.where(np.isfinite(n_opt), y_min, np.nan), curvature=np.where(np.isfinite(n_opt), curv, np.nan),
-        a=float(a), k_n=float(np.exp(log_k)), draws=draws, n_resamples=n_resamples, n_valid=n_valid,
+        a=float(a), k_n=float(np.exp(log_k)), resample_draws=draws, n_resamples=n_resamples, n_valid=n_valid,
         level=float(level), n_points=counts, kept=usable, reasons=tuple(reasons), budget_weights=bw,
         method=method, resample=resample, weighting=weighting, noise=noise_sd, diagnostics=diag,
-        inputs=dict(mapping), target=target, runs={"N": n.copy(), "C": c.copy(), "loss": y.copy()})
+        columns=dict(mapping), target=target, runs={"N": n.copy(), "C": c.copy(), "loss": y.copy()},
+        min_draws=None if min_draws is None else int(min_draws))
 
 
 # ----------------------------------------------------------------------------------------------

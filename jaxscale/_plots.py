@@ -22,16 +22,14 @@ through the law, so the band is for the curve, not for new observations). A plai
 
 from __future__ import annotations
 
-import functools
 from typing import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import precision
 from ._data import as_frame, load_data, parse_mapping
-from .laws._optimal import optimal_allocation
+from ._results import check_level, interval_or_nan
 
 __all__ = ["plot_fit", "plot_isoloss", "plot_exponents", "plot_isoflop", "plot_backtest"]
 
@@ -65,72 +63,42 @@ def _finish(fig, save):
     return fig
 
 
-def _point_fit(result):
-    fit = getattr(result, "fit", result)
-    if not hasattr(fit, "law") or not hasattr(fit, "params"):
-        raise ValueError(f"result must be a FitResult, BootstrapResult or PosteriorResult, got {type(result).__name__}")
-    return fit
-
-
-def _has_draws(result) -> bool:
-    return hasattr(result, "samples") and hasattr(result, "fit")
-
-
-def _level(result, level):
-    level = getattr(result, "level", 0.95) if level is None else float(level)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    return level
+def _law_result(result):
+    """The result's law (results protocol), or a ValueError for results without one."""
+    if result.law is None:
+        raise ValueError(f"this plot needs a fitted law; {result.describe()} has none")
+    return result.law
 
 
 def _band(result, fn, level):
-    """Point curve ``fn(params)`` and, with draws, its equal-tailed ``(lo, hi)``."""
-    fit = _point_fit(result)
-    fn = jax.jit(fn)  # one compile per shape instead of one per eager op
-    with precision(fit.dtype):
-        est = np.asarray(fn({k: jnp.asarray(v) for k, v in fit.params.items()}))
-    if not _has_draws(result):
-        return est, None
-    draws = result.samples(fn)
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(draws, [alpha, 1 - alpha], axis=0)
-    return est, (lo, hi)
+    """Point curve ``fn(point)`` and, with draws, its equal-tailed ``(lo, hi)`` (``fn``: one parameter set)."""
+    est = result.estimate(fn)
+    ci, _ = interval_or_nan(result, fn, level, est.shape)
+    return est, None if ci is None else (ci[..., 0], ci[..., 1])
 
 
-def _points(fit, data):
+def _points(result, data):
     """Inputs and target of the fitted data, or of ``data`` read with the fit's column mapping."""
+    fitted = result.data
     if data is None:
-        return dict(fit.data.inputs), np.asarray(fit.data.y)
-    ds = load_data(data, fit.law, inputs=fit.data.columns, target=fit.data.target, log_target=False)
+        return dict(fitted.inputs), np.asarray(fitted.y)
+    ds = load_data(data, result.law, inputs=fitted.columns, target=fitted.target, log_target=False)
     return dict(ds.inputs), np.asarray(ds.y)
 
 
-@functools.lru_cache(maxsize=64)
-def _jit_predict(law):
-    return jax.jit(law.predict)
-
-
-def _predict(fit, inputs):
-    """The point fit's prediction, jitted (one compile per law and shape, not one per eager op)."""
-    with precision(fit.dtype):
-        x = {k: jnp.asarray(np.asarray(v, dtype=float)) for k, v in inputs.items()}
-        return np.asarray(_jit_predict(fit.law)({k: jnp.asarray(v) for k, v in fit.params.items()}, x))
+def _predict(result, inputs):
+    """The point estimate's prediction (jitted once per law and shape, not once per eager op)."""
+    x = {k: np.asarray(v, dtype=float) for k, v in inputs.items()}
+    return result.estimate(lambda p: result.predict_fn(p, {k: jnp.asarray(v) for k, v in x.items()}))
 
 
 def _is_nd(law) -> bool:
     return set(law.inputs) == {"N", "D"}
 
 
-def _optimal_nd(law, p, cs):
-    """``(N_opt, D_opt)`` under ``C = 6 N D`` for budgets ``cs`` (G,); ``p`` scalars or draws (R,)."""
-    return _jit_optimal(law, np.ndim(next(iter(p.values()))) > 0)(p, jnp.asarray(cs))
-
-
-@functools.lru_cache(maxsize=32)
-def _jit_optimal(law, batched: bool):
-    """Jitted ``optimal_allocation`` over budgets (and over draws when ``batched``), one per law."""
-    over_c = jax.vmap(lambda q, c: optimal_allocation(law, q, c), in_axes=(None, 0))
-    return jax.jit(jax.vmap(over_c, in_axes=(0, None)) if batched else over_c)
+def _optimal_nd(result, p, cs):
+    """``(N_opt, D_opt)`` under ``C = 6 N D`` for budgets ``cs`` (G,), for ONE parameter set ``p``."""
+    return jax.vmap(lambda c: result.optimal_allocation(p, c))(jnp.asarray(cs))
 
 
 def _loglinear(x, y):
@@ -169,10 +137,9 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
 
     Returns the :class:`matplotlib.figure.Figure`.
     """
-    fit = _point_fit(result)
-    law = fit.law
-    level = _level(result, level)
-    xs_data, y_data = _points(fit, data)
+    law = _law_result(result)
+    level = check_level(result.level if level is None else level)
+    xs_data, y_data = _points(result, data)
     multi = [k for k, v in xs_data.items() if np.ndim(v) != 1]
     if multi:
         raise ValueError(f"plot_fit draws laws of 1-d inputs; input(s) {multi} of {law.name!r} are not 1-d "
@@ -206,9 +173,8 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
             raise ValueError("along='optimal' plots against compute: use x='C'")
 
         def fn(p):
-            n, d = _optimal_nd(law, p, grid)
-            pb = {k: jnp.asarray(v)[..., None] for k, v in p.items()} if np.ndim(p[law.param_names[0]]) else p
-            return law.predict(pb, {"N": n, "D": d})
+            n, d = _optimal_nd(result, p, grid)
+            return result.predict_fn(p, {"N": n, "D": d})
 
         label = f"fitted {law.name}, compute-optimal $L_{{opt}}(C)$"
     else:
@@ -220,9 +186,7 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
             inputs = {k: (grid if k == x else ties[k](grid)) for k in law.inputs}
 
         def fn(p):
-            batched = np.ndim(p[law.param_names[0]]) > 0
-            pb = {k: jnp.asarray(v)[..., None] for k, v in p.items()} if batched else p
-            return law.predict(pb, {k: jnp.asarray(v) for k, v in inputs.items()})
+            return result.predict_fn(p, {k: jnp.asarray(v) for k, v in inputs.items()})
 
         label = f"fitted {law.name}"
 
@@ -245,7 +209,7 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
     ax.set_xscale("log")
     _plain_log_y(ax)
     ax.set_xlabel("compute C = 6ND (FLOP)" if compute_x else {"N": "parameters N", "D": "tokens D"}.get(x, x))
-    ax.set_ylabel(fit.data.target)
+    ax.set_ylabel(result.data.target)
     ax.legend(fontsize=8, loc="upper right")
     return _finish(fig, save)
 
@@ -272,12 +236,11 @@ def plot_isoloss(result, *, data=None, compute: Sequence[float] | None = None, n
       extrapolate_to: a compute budget to mark on the frontier.
       levels: number of contour levels or their values.
     """
-    fit = _point_fit(result)
-    law = fit.law
+    law = _law_result(result)
     if not _is_nd(law):
         raise ValueError(f"plot_isoloss needs a law of N and D; {law.name!r} has inputs {list(law.inputs)}")
-    level = _level(result, level)
-    xs_data, _ = _points(fit, data)
+    level = check_level(result.level if level is None else level)
+    xs_data, _ = _points(result, data)
     c_data = 6.0 * xs_data["N"] * xs_data["D"]
     if compute is None:
         c_lo, c_hi = float(c_data.min()) / 3, float(c_data.max()) * 3
@@ -288,7 +251,7 @@ def plot_isoloss(result, *, data=None, compute: Sequence[float] | None = None, n
     if not (0 < c_lo < c_hi):
         raise ValueError(f"compute must be (C_min, C_max) with 0 < C_min < C_max, got {(c_lo, c_hi)}")
     cs = np.logspace(np.log10(c_lo), np.log10(c_hi), int(n_grid))
-    n_est, n_band = _band(result, lambda p: _optimal_nd(law, p, cs)[0], level)
+    n_est, n_band = _band(result, lambda p: _optimal_nd(result, p, cs)[0], level)
     if n_range is None:
         n_lo = min(float(xs_data["N"].min()), float(n_est.min())) / 10
         n_hi = max(float(xs_data["N"].max()), float(n_est.max())) * 10
@@ -298,7 +261,7 @@ def plot_isoloss(result, *, data=None, compute: Sequence[float] | None = None, n
         raise ValueError(f"n_range must be (N_min, N_max) with 0 < N_min < N_max, got {(n_lo, n_hi)}")
     ns = np.logspace(np.log10(n_lo), np.log10(n_hi), int(n_grid))
     cc, nn = np.meshgrid(cs, ns)
-    loss = _predict(fit, {"N": nn, "D": cc / (6.0 * nn)})
+    loss = _predict(result, {"N": nn, "D": cc / (6.0 * nn)})
 
     fig, ax = _new_axes(ax, figsize=(6.4, 4.6))
     finite = np.isfinite(loss)
@@ -308,7 +271,7 @@ def plot_isoloss(result, *, data=None, compute: Sequence[float] | None = None, n
         lv = np.asarray(levels, dtype=float)
     cont = ax.contourf(cc, nn, np.where(finite, loss, np.nan), levels=lv, cmap="viridis", extend="max")
     ax.contour(cc, nn, np.where(finite, loss, np.nan), levels=lv, colors="white", linewidths=0.4, alpha=0.6)
-    fig.colorbar(cont, ax=ax, label=f"predicted {fit.data.target}")
+    fig.colorbar(cont, ax=ax, label=f"predicted {result.data.target}")
     ax.plot(cs, n_est, color="C3", lw=2, label="compute-optimal $N_{opt}(C)$")
     if n_band is not None:
         ax.fill_between(cs, n_band[0], n_band[1], color="C3", alpha=0.3, lw=0, label=f"{level:.0%} interval")
@@ -343,11 +306,11 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
         ``role="exponent"``, or all parameters when it has none).
       axes: a sequence of axes, one per parameter; save: write the figure here.
     """
-    if not _has_draws(result):
+    if not result.has_draws:
         raise ValueError("plot_exponents needs draws: pass a BootstrapResult or a PosteriorResult, not a point fit")
-    fit = _point_fit(result)
-    law = fit.law
-    level = _level(result, level)
+    law = _law_result(result)
+    level = check_level(result.level if level is None else level)
+    point = result.point
     if params is None:
         params = [q.name for q in law.params if q.role == "exponent"] or list(law.param_names)
     params = list(params)
@@ -364,23 +327,23 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
         if len(axes) != len(params):
             raise ValueError(f"axes must hold {len(params)} axes, one per parameter, got {len(axes)}")
         fig = axes[0].figure
-    if hasattr(result, "idata"):
+    if result.inference_data is not None:
         from . import _arviz
 
-        _arviz.plot_posterior(result.idata, params, hdi_prob=level, ax=np.asarray(axes),
-                              ref_val={k: fit.params[k] for k in params})
+        _arviz.plot_posterior(result.inference_data, params, hdi_prob=level, ax=np.asarray(axes),
+                              ref_val={k: point[k] for k in params})
         return _finish(fig, save)
     draws = result.samples()
     ci = result.interval(level=level)
     for ax, k in zip(axes, params):
         j = law.param_names.index(k)
         ax.hist(draws[:, j], bins=bins, color="C0", alpha=0.75)
-        ax.axvline(fit.params[k], color="k", lw=1.5, label="estimate")
+        ax.axvline(point[k], color="k", lw=1.5, label="estimate")
         ax.axvspan(ci[j, 0], ci[j, 1], color="C1", alpha=0.2, label=f"{level:.0%} interval")
-        ax.set_title(f"{k} = {fit.params[k]:.4g} [{ci[j, 0]:.4g}, {ci[j, 1]:.4g}]", fontsize=9)
+        ax.set_title(f"{k} = {point[k]:.4g} [{ci[j, 0]:.4g}, {ci[j, 1]:.4g}]", fontsize=9)
         ax.set_yticks([])
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{law.name}: bootstrap ({result.n_converged} converged resamples)", fontsize=10)
+    fig.suptitle(f"{law.name}: {result.status}", fontsize=10)
     return _finish(fig, save)
 
 
@@ -431,10 +394,15 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
     norm = LogNorm(budgets.min(), budgets.max() if budgets.max() > budgets.min() else budgets.min() * 10)
     cmap = colormaps["plasma"]
     iso = fit = None
-    if result is not None and hasattr(result, "budgets") and hasattr(result, "k_n"):
-        iso = result  # an IsoflopResult of jaxscale.isoflop.fit_isoflop
+    if result is not None and result.law is None:
+        from ._isoflop import IsoflopResult
+
+        if not isinstance(result, IsoflopResult):
+            raise ValueError(f"plot_isoflop overlays a fit of a law of N and D or an isoFLOP analysis, "
+                             f"not {result.describe()}")
+        iso = result
     elif result is not None:
-        fit = _point_fit(result)
+        fit = result
         if not _is_nd(fit.law):
             raise ValueError(f"the isoFLOP overlay needs a law of N and D; {fit.law.name!r} has inputs "
                              f"{list(fit.law.inputs)}")
@@ -464,18 +432,16 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
                 ax.plot([np.exp(ln_opt)], [np.polyval(coef, ln_opt)], marker="o", ms=4, color="k", zorder=4)
     if iso is not None:
         xerr = None
-        if iso.draws is not None and iso.n_valid >= 2:
-            alpha = (1 - iso.level) / 2
-            draws = iso.draws["k_n"][:, None] * iso.budgets[None, :] ** iso.draws["a"][:, None]
-            lo, hi = np.quantile(draws, [alpha, 1 - alpha], axis=0)
+        frontier = lambda p: p["k_n"] * jnp.asarray(iso.budgets) ** p["a"]  # noqa: E731
+        ci, reason = interval_or_nan(iso, frontier, iso.level, iso.budgets.shape)
+        if ci is not None and reason is None:
+            lo, hi = ci[..., 0], ci[..., 1]
             xerr = np.stack([np.maximum(iso.n_opt - lo, 0), np.maximum(hi - iso.n_opt, 0)])
         ax.errorbar(iso.n_opt, iso.loss_opt, xerr=xerr, color="k", marker="o", ms=4, lw=1, ls="--", capsize=2,
                     label=f"parabola minima; $N_{{opt}} = {iso.k_n:.3g}\\,C^{{{iso.a:.3f}}}$", zorder=4)
         ax.legend(fontsize=8)
     if fit is not None:
-        with precision(fit.dtype):
-            params = {k: jnp.asarray(v) for k, v in fit.params.items()}
-            n_opt, d_opt = (np.asarray(v) for v in _optimal_nd(fit.law, params, budgets))
+        n_opt, d_opt = fit.estimate(lambda p: jnp.stack(_optimal_nd(fit, p, budgets)))
         ax.plot(n_opt, _predict(fit, {"N": n_opt, "D": d_opt}), color="k", marker="o", ms=4, lw=1, ls="--",
                 label="fitted $N_{opt}(C)$", zorder=4)
         ax.legend(fontsize=8)

@@ -86,9 +86,10 @@ def synth():
 
 def test_schemes_and_bca(synth):
     df, f = synth
-    iid = js.bootstrap(f, 64, seed=1, bca=True, progress=False)
-    res = js.bootstrap(f, 64, seed=1, scheme="residual", progress=False)
-    clu = js.bootstrap(f, 64, seed=1, scheme="cluster", cluster=df["C"].to_numpy(), progress=False)
+    iid = js.bootstrap(f, 64, seed=1, bca=True, progress=False, min_draws=50)
+    res = js.bootstrap(f, 64, seed=1, scheme="residual", progress=False, min_draws=50)
+    clu = js.bootstrap(f, 64, seed=1, scheme="cluster", cluster=df["C"].to_numpy(), progress=False,
+                        min_draws=50)
     for b in (iid, res, clu):
         assert b.n_converged >= 56
         ci = b.interval()
@@ -108,7 +109,7 @@ def test_schemes_and_bca(synth):
 
 def test_predict_and_compute_optimal(synth):
     df, f = synth
-    b = js.bootstrap(f, 64, seed=3, progress=False)
+    b = js.bootstrap(f, 64, seed=3, progress=False, min_draws=50)
     pred = js.predict(b, {"N": [1e9, 7e10], "D": [2e10, 1.4e12]})
     assert list(pred.columns) == ["N", "D", "prediction", "lo", "hi", "band"]
     assert (pred["band"] == "mean 95%").all()

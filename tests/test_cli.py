@@ -57,7 +57,7 @@ def test_cli_errors_are_one_line_without_traceback(csv, capsys, args, msg):
 
 
 def test_demo_prints_intervals_and_allocation(capsys):
-    assert main(["demo", "--bootstrap", "50", "--no-progress"]) == 0
+    assert main(["demo", "--bootstrap", "100", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "synthetic" in out and "lo 95%" in out and "N_opt" in out and "D_opt_hi" in out
 
@@ -70,11 +70,11 @@ def test_console_entry_point_is_installed():
 def test_bootstrap_json_and_predict(csv, tmp_path, capsys):
     out = tmp_path / "b.json"
     rc = main(["fit", str(csv), "--inputs", "N=params,D=tokens", "--target", "val_loss", "--starts", "halton:64",
-               "--bootstrap", "40", "--seed", "3", "--level", "0.9", "--predict", "N=1e9;7e10,D=2e10;1.4e12",
+               "--bootstrap", "60", "--seed", "3", "--level", "0.9", "--predict", "N=1e9;7e10,D=2e10;1.4e12",
                "--json", str(out), "--no-progress"])
     assert rc == 0
     payload = json.loads(out.read_text())
-    assert payload["n_resamples"] == 40 and 30 <= payload["n_resamples_converged"] <= 40
+    assert payload["n_resamples"] == 60 and 50 <= payload["n_resamples_converged"] <= 60
     for k in ("E", "A", "B", "alpha", "beta"):
         lo, hi = payload["intervals"][k]
         assert lo <= payload["params"][k] <= hi

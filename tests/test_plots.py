@@ -165,7 +165,7 @@ def test_plot_isoflop(chin):
     ax2 = js.plot_isoflop(df.drop(columns="C")).axes[0]
     assert len([c for c in ax2.collections if isinstance(c, PathCollection)]) == 9
     # with an IsoflopResult: its minima, with the bootstrap interval of k_n C^a as error bars
-    iso = js.fit_isoflop(df, n_resamples=100)
+    iso = js.fit_isoflop(df, n_resamples=200)
     ax3 = js.plot_isoflop(df, iso).axes[0]
     minima = [ln for ln in ax3.get_lines() if ln.get_marker() == "o"]
     assert len(minima) == 1 and minima[0].get_xdata() == pytest.approx(iso.n_opt, rel=1e-12)

@@ -254,11 +254,65 @@ def test_intervals_use_converged_resamples_only(good_fit):
     boot = js.bootstrap(good_fit, 16, n_basins=0, seed=3, progress=False, on_failure="ignore")
     mask = boot.converged & (np.arange(16) % 4 != 0)  # pretend every 4th resample failed, with a wild value
     draws = {k: np.where(mask, v, 1e6) for k, v in boot.draws.items()}
-    fake = dataclasses.replace(boot, draws=draws, converged=mask)
+    fake = dataclasses.replace(boot, draws=draws, converged=mask, min_draws=8)
     kept = np.stack([boot.draws[k][mask] for k in good_fit.law.param_names], axis=-1)
     np.testing.assert_allclose(fake.interval(), np.quantile(kept, [0.025, 0.975], axis=0).T, rtol=1e-14)
     np.testing.assert_allclose(fake.se(), np.std(kept, axis=0, ddof=1), rtol=1e-14)
     assert fake.to_dict()["n_resamples_converged"] == mask.sum() <= 12
+
+
+def test_no_interval_from_too_few_valid_draws(good_fit):
+    """Below the minimum of valid draws (100 at 95%, 50 at 90%) interval() raises, the table shows
+    the count and "too few valid resamples" instead of numbers, predict gives NaN with a warning."""
+    import dataclasses
+
+    from jaxscale._results import IntervalWarning, min_valid_draws
+
+    assert [min_valid_draws(v) for v in (0.95, 0.9, 0.99, 0.5)] == [100, 50, 500, 20]
+    boot = js.bootstrap(good_fit, 16, n_basins=0, seed=3, progress=False, on_failure="ignore")
+    assert boot.n_converged >= 12
+    with pytest.raises(ValueError, match=rf"too few valid resamples \({boot.n_converged} of 16; 100 needed"):
+        boot.interval()
+    with pytest.raises(ValueError, match="too few"):
+        boot.interval(lambda p: p["alpha"], level=0.9)
+    t = boot.table()
+    assert t["lo 95%"].isna().all() and t["se"].isna().all()
+    assert t["note"].str.contains(f"too few valid resamples \\({boot.n_converged} of 16").all()
+    assert "too few valid resamples" in boot.summary()
+    d = boot.to_dict()
+    assert d["intervals"] is None and "too few" in d["interval_note"] and d["n_valid"] == boot.n_converged
+    with pytest.warns(IntervalWarning, match="too few valid resamples"):
+        pred = js.predict(boot, {"x": [1e6]})
+    assert np.isfinite(pred["prediction"]).all() and pred["lo"].isna().all()
+    # the same draws with a lower stated minimum give numbers, flagged when they exclude the estimate
+    ok = dataclasses.replace(boot, min_draws=10)
+    assert np.isfinite(ok.interval()).all()
+    shifted = dataclasses.replace(ok, draws={k: v * 1.5 for k, v in boot.draws.items()})
+    assert shifted.table()["note"].eq("interval excludes the estimate").all()
+    # a point fit: one draw and no spread
+    assert not good_fit.has_draws and good_fit.draws["alpha"].shape == (1,)
+    with pytest.raises(ValueError, match="a point fit has no draws"):
+        good_fit.interval()
+
+
+def test_results_protocol_surface(good_fit):
+    """Every result: point, draws (leading draw axis), status, samples(fn) for ONE parameter set."""
+    import jax.numpy as jnp
+
+    boot = js.bootstrap(good_fit, 16, n_basins=0, seed=3, progress=False, on_failure="ignore", min_draws=8)
+    for r in (good_fit, boot):
+        assert set(r.point) == set(good_fit.law.param_names) and r.point == good_fit.params
+        assert all(np.ndim(v) == 1 for v in r.draws.values())
+        assert r.status.n_valid <= r.status.n and isinstance(r.summary(), str) and r.table().index.name == "param"
+    kept = boot.valid_draws()
+    ratio = boot.samples(lambda p: p["A"] / (1.0 + p["E"]))
+    np.testing.assert_allclose(ratio, kept["A"] / (1 + kept["E"]), rtol=1e-13)
+    curve = boot.samples(lambda p: good_fit.law.predict(p, {"x": jnp.asarray(X)}))
+    assert curve.shape == (boot.n_converged, X.shape[0])
+    np.testing.assert_allclose(boot.interval("alpha"), boot.interval()[good_fit.law.param_names.index("alpha")])
+    assert boot.status.failures == ({"did not converge": 16 - boot.n_converged} if boot.n_converged < 16 else {})
+    with pytest.raises(ValueError, match="level must be in"):
+        boot.interval(level=1.5)
 
 
 # ----------------------------------------------------------------------------------------------

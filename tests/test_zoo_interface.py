@@ -55,7 +55,7 @@ def test_recovery_cli_bootstrap_and_nuts(name, tmp_path, capsys, monkeypatch):
     fit = js.fit(law, noisy, loss="squared_log", solver=SOLVER, n_steps=60, starts=starts, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", js.BootstrapWarning)
-        boot = js.bootstrap(fit, 8, seed=0, progress=False)
+        boot = js.bootstrap(fit, 8, seed=0, progress=False, min_draws=6)
     assert boot.n_resamples == 8 and boot.n_converged >= 6
     ci = boot.interval(level=0.9)
     assert ci.shape == (law.n_params, 2) and np.all(np.isfinite(ci)) and np.all(ci[:, 0] < ci[:, 1])
