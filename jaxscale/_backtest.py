@@ -88,7 +88,7 @@ class BacktestResult:
                "decades_max": float(np.max(g["decades"])) if n else np.nan,
                "mean_z": float(np.mean(g["z"])) if n else np.nan}
         for lv in levels:
-            out[_cover(lv)] = float(np.mean(g[f"in_{lv:g}"])) if n else np.nan
+            out[_cover(lv)] = float(g[f"in_{lv:g}"].mean()) if n else np.nan  # skips cutoffs without an interval
         return out
 
     def table(self) -> pd.DataFrame:
@@ -345,7 +345,8 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
         with np.errstate(divide="ignore", invalid="ignore"):
             row["z"] = -log_err / sd
         for lv in levels:
-            row[f"in_{lv:g}"] = (row[f"lo_{lv:g}"] <= y) & (y <= row[f"hi_{lv:g}"])
+            lo, hi = row[f"lo_{lv:g}"].to_numpy(), row[f"hi_{lv:g}"].to_numpy()
+            row[f"in_{lv:g}"] = np.where(np.isnan(lo) | np.isnan(hi), np.nan, (lo <= y) & (y <= hi))  # NaN: no interval
         rows.append(row)
         info[c] = {"n_train": int(train.sum()), "n_test": int((~train).sum()), "max_train_scale": top,
                    "status": _status(result)}

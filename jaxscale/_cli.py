@@ -193,7 +193,7 @@ def _cmd_backtest(args) -> int:
     print()
     print(bt.summary())
     if args.json:
-        _write_json(args.json, bt.to_dict())
+        write_json(args.json, bt.to_dict())
     if args.plot:
         from ._plots import plot_backtest
 

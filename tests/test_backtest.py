@@ -21,7 +21,7 @@ def _ladder(seed: int, reps: int = 4) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def right():
     return js.backtest("saturating_power_law", _ladder(0), along="x", ks=(2, 4), loss="squared_log",
-                       method="bootstrap", n_resamples=60, progress=False)
+                       method="bootstrap", n_resamples=100, progress=False)
 
 
 def test_right_law_covers_near_nominal_and_is_not_flagged(right):
