@@ -1,15 +1,30 @@
 """Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale demo``.
 
-Errors in the input exit with status 2 and a one-line message on stderr, no traceback; with
-``--on-failure raise`` a failed fit (best start not converged, parameter on a bound, failed
-resamples, bad r-hat) exits with status 3. Warnings are printed as one line each.
+Every subcommand is thin: argparse -> one request (the keyword arguments of one library call,
+built by a ``*_request`` function) -> the library call -> ``result.summary()`` on stdout and
+``result.to_dict()`` (``--json``, written atomically by :func:`jaxscale._io.write_json`),
+``result.save`` (``--save``) and a plot (``--plot``).
+
+Errors in the input exit with status 2 and a one-line message on stderr, no traceback; so do
+conflicting options (for example ``--scheme residual --cluster X``, ``--bootstrap`` with
+``--method nuts``, a NUTS option without ``--method nuts``). With ``--on-failure raise`` a failed
+fit (best start not converged, parameter on a bound, failed resamples, bad r-hat) exits with
+status 3. Warnings are printed as one line each.
+
+Adding to the CLI: a subcommand is two small functions, ``_args_NAME(parser)`` (its options, from
+the shared option groups ``data_options``, ``fit_options``, ``uncertainty_options``,
+``output_options``) and ``_run_NAME(args) -> int``, plus one :func:`register` line. A new option
+of an existing group goes into that group's function; a rule between options goes into
+:data:`CONFLICTS` (``(test(args) -> bool, message)``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
+from typing import Callable
 
 import pandas as pd
 
@@ -22,9 +37,115 @@ from ._io import write_json
 from ._status import ConvergenceError
 from .laws import list_laws
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "register", "SUBCOMMANDS", "CONFLICTS"]
 
 
+# ----------------------------------------------------------------------------------------------
+# Registry
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: name -> :class:`Subcommand`, in the order shown by ``jaxscale --help``.
+SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register(name: str, help: str, add_arguments, run) -> None:
+    """Add (or replace) subcommand ``name``: ``add_arguments(parser)`` then ``run(args) -> exit status``."""
+    SUBCOMMANDS[name] = Subcommand(name, help, add_arguments, run)
+
+
+def _given(args, name) -> bool:
+    return getattr(args, name, None) not in (None, False)
+
+
+NUTS_ONLY = ("likelihood", "chains", "warmup", "samples", "save_idata")
+
+#: Rules between options: ``(test(args) -> True when the options conflict, message)``.
+CONFLICTS: list[tuple[Callable[[argparse.Namespace], bool], str]] = [
+    (lambda a: _given(a, "bootstrap") and getattr(a, "method", None) == "nuts",
+     "choose either --bootstrap or --method nuts, not both"),
+    (lambda a: _given(a, "cluster") and getattr(a, "scheme", None) not in (None, "cluster"),
+     "--cluster makes a cluster bootstrap; it conflicts with --scheme {scheme}"),
+    (lambda a: getattr(a, "scheme", None) == "cluster" and not _given(a, "cluster"),
+     "--scheme cluster needs --cluster COLUMN"),
+    (lambda a: (_given(a, "scheme") or _given(a, "cluster")) and "bootstrap" in a and not _given(a, "bootstrap"),
+     "--scheme and --cluster set up a bootstrap: add --bootstrap N"),
+    (lambda a: getattr(a, "method", None) != "nuts" and any(_given(a, k) for k in NUTS_ONLY),
+     "{nuts_options} only apply with --method nuts"),
+    (lambda a: _given(a, "delta") and getattr(a, "loss", None) not in (None, "huber"),
+     "--delta is the Huber loss's threshold; it conflicts with --loss {loss}"),
+]
+
+
+def check_conflicts(args) -> None:
+    """``ValueError`` naming the first conflict of :data:`CONFLICTS` that ``args`` hit."""
+    for test, message in CONFLICTS:
+        if test(args):
+            nuts = ", ".join("--" + k.replace("_", "-") for k in NUTS_ONLY if _given(args, k))
+            raise ValueError(message.format(scheme=getattr(args, "scheme", None), loss=getattr(args, "loss", None),
+                                            nuts_options=nuts))
+
+
+# ----------------------------------------------------------------------------------------------
+# Option groups
+# ----------------------------------------------------------------------------------------------
+def data_options(p) -> None:
+    p.add_argument("data", help="CSV file with one row per training run")
+    p.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
+    p.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
+    p.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
+    p.add_argument("--weights", default=None, help="optional column of per-point weights")
+
+
+def fit_options(p) -> None:
+    p.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
+    p.add_argument("--delta", type=float, default=None, help="Huber delta (default 1e-3; --loss huber only)")
+    p.add_argument("--solver", default="lm", choices=["lm", "newton", "adam", "lbfgs"])
+    p.add_argument("--starts", default=None, help="grid (default), halton:N or random:N")
+    p.add_argument("--n-steps", type=int, default=None, help="solver iterations")
+    p.add_argument("--seed", type=int, default=0, help="seed for starts, bootstrap draws and NUTS")
+    p.add_argument("--on-failure", default="warn", choices=["warn", "raise", "ignore"],
+                   help="non-converged fit, parameter on a bound, failed resamples, bad r_hat: warn (default), "
+                        "raise (exit 3) or ignore")
+
+
+def uncertainty_options(p) -> None:
+    p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples (0: none)")
+    p.add_argument("--scheme", default=None, choices=["iid", "residual", "cluster"],
+                   help="bootstrap scheme (default iid; cluster with --cluster)")
+    p.add_argument("--cluster", default=None, metavar="COL", help="cluster bootstrap over this column")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--min-draws", type=int, default=None, metavar="N",
+                   help="fewest valid resamples or draws an interval is made from (default: 100 at 95%%)")
+    p.add_argument("--method", default="point", choices=["point", "nuts"],
+                   help="nuts: Bayesian fit with NumPyro NUTS (credible intervals, r_hat, ess_bulk)")
+    p.add_argument("--likelihood", default=None, choices=["gaussian", "student_t", "huber"],
+                   help="NUTS likelihood on log residuals (default gaussian)")
+    p.add_argument("--chains", type=int, default=None, help="NUTS chains (default 4)")
+    p.add_argument("--warmup", type=int, default=None, help="NUTS warmup steps (default 1000)")
+    p.add_argument("--samples", type=int, default=None, help="NUTS draws per chain (default 1000)")
+    p.add_argument("--save-idata", default=None, metavar="PATH.nc", help="save the NUTS InferenceData (netCDF)")
+
+
+def output_options(p, *, save: bool = True, plot: str | None = "plot the data, the fit and its band to PATH") -> None:
+    p.add_argument("--json", default=None, help="write a JSON summary here")
+    if save:
+        p.add_argument("--save", default=None, metavar="PATH",
+                       help="save the result to load later with jaxscale.load (fit: JSON; bootstrap, NUTS: netCDF)")
+    if plot:
+        p.add_argument("--plot", default=None, metavar="PATH.png", help=plot)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+# ----------------------------------------------------------------------------------------------
+# Requests: the keyword arguments of one library call
+# ----------------------------------------------------------------------------------------------
 def _parse_starts(text: str | None):
     if text is None or text == "grid":
         return None, None
@@ -32,50 +153,6 @@ def _parse_starts(text: str | None):
     if kind not in ("halton", "random") or not n.isdigit():
         raise ValueError(f"--starts must be 'grid', 'halton:N' or 'random:N', got {text!r}")
     return kind, int(n)
-
-
-
-
-def _fit_from_args(args):
-    kind, n = _parse_starts(args.starts)
-    return fit(args.law, args.data, inputs=parse_mapping(args.inputs), target=args.target, weights=args.weights,
-               group=getattr(args, "group", None), loss=args.loss, delta=args.delta, solver=args.solver, starts=kind,
-               n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress,
-               on_failure=args.on_failure)
-
-
-def _uncertainty_from_args(args, result):
-    """Bootstrap (--bootstrap N) or NUTS (--method nuts) on top of the point fit, or neither."""
-    if args.method == "nuts":
-        if args.bootstrap:
-            raise ValueError("choose either --bootstrap or --method nuts, not both")
-        from ._bayes import bayes_fit
-
-        post = bayes_fit(result.law, args.data, inputs=parse_mapping(args.inputs), target=args.target,
-                         weights=args.weights, likelihood=args.likelihood, delta=args.delta, chains=args.chains,
-                         warmup=args.warmup, samples=args.samples, seed=args.seed, init=result, level=args.level,
-                         progress=not args.no_progress, on_failure=args.on_failure)
-        if args.save_idata:
-            post.to_netcdf(args.save_idata)
-        return post
-    return _bootstrap_from_args(args, result)
-
-
-def _bootstrap_from_args(args, result):
-    if not args.bootstrap:
-        return result
-    cluster = None
-    if args.cluster is not None:
-        frame = pd.read_csv(args.data)
-        if result.law.input_builder is not None:  # one data point per built row (e.g. per evaluated step)
-            built = result.law.build_inputs(frame, target=args.target)
-            frame = pd.DataFrame({k: v for k, v in built.items() if v.ndim == 1})
-        if args.cluster not in frame.columns:
-            raise ValueError(f"unknown cluster column {args.cluster!r}; available columns: {list(frame.columns)}")
-        cluster = frame[args.cluster].to_numpy()
-    return bootstrap(result, args.bootstrap, scheme="cluster" if cluster is not None else args.scheme,
-                     cluster=cluster, seed=args.seed, level=args.level, progress=not args.no_progress,
-                     on_failure=args.on_failure)
 
 
 def _parse_points(text: str) -> dict:
@@ -88,82 +165,134 @@ def _parse_points(text: str) -> dict:
     return out
 
 
-def _cmd_fit(args) -> int:
-    result = _fit_from_args(args)
-    if args.group is not None:
-        if args.bootstrap:
-            raise ValueError("--bootstrap with --group is not supported yet; bootstrap each group's CSV")
-        if args.method == "nuts":
-            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
-        for key, r in result.fits.items():
-            print(f"== {args.group} = {key}")
-            print(r.summary())
-            print()
-        payload = result.to_dict()
-    else:
-        result = _uncertainty_from_args(args, result)
-        print(result.summary())
-        payload = result.to_dict()
-        if args.predict:
-            table = predict(result, _parse_points(args.predict), level=args.level)
-            print("\npredictions:")
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
-            payload["predictions"] = table.to_dict(orient="records")
-    if args.json:
+def fit_request(args) -> dict:
+    """The arguments of ``jaxscale.fit(law, data, **rest)``."""
+    kind, n = _parse_starts(args.starts)
+    req = dict(law=args.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
+               weights=args.weights, group=getattr(args, "group", None), loss=args.loss, solver=args.solver,
+               starts=kind, n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress,
+               on_failure=args.on_failure)
+    if args.delta is not None:
+        req["delta"] = args.delta
+    return req
+
+
+def _cluster_labels(args, result):
+    frame = pd.read_csv(args.data)
+    if result.law.input_builder is not None:  # one data point per built row (e.g. per evaluated step)
+        built = result.law.build_inputs(frame, target=args.target)
+        frame = pd.DataFrame({k: v for k, v in built.items() if v.ndim == 1})
+    if args.cluster not in frame.columns:
+        raise ValueError(f"unknown cluster column {args.cluster!r}; available columns: {list(frame.columns)}")
+    return frame[args.cluster].to_numpy()
+
+
+def bootstrap_request(args, result) -> dict:
+    """``jaxscale.bootstrap(**bootstrap_request(args, result))``."""
+    scheme = "cluster" if _given(args, "cluster") else (args.scheme or "iid")
+    return dict(fit=result, n_resamples=args.bootstrap, scheme=scheme,
+                cluster=_cluster_labels(args, result) if scheme == "cluster" else None, seed=args.seed,
+                level=args.level, min_draws=args.min_draws, progress=not args.no_progress,
+                on_failure=args.on_failure)
+
+
+def nuts_request(args, result) -> dict:
+    """``jaxscale.bayes_fit(**nuts_request(args, result))``, started from the point fit."""
+    req = dict(law=result.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
+               weights=args.weights, likelihood=args.likelihood or "gaussian", chains=args.chains or 4,
+               warmup=args.warmup or 1000, samples=args.samples or 1000, seed=args.seed, init=result,
+               level=args.level, min_draws=args.min_draws, progress=not args.no_progress,
+               on_failure=args.on_failure)
+    if args.delta is not None:
+        req["delta"] = args.delta
+    return req
+
+
+def fitted(args):
+    """The point fit, then its bootstrap (``--bootstrap N``) or posterior (``--method nuts``), or neither."""
+    check_conflicts(args)
+    req = fit_request(args)
+    result = fit(req.pop("law"), req.pop("data"), **req)
+    if args.method == "nuts":
+        from ._bayes import bayes_fit
+
+        post = bayes_fit(**nuts_request(args, result))
+        if args.save_idata:
+            post.to_netcdf(args.save_idata)
+        return post
+    if args.bootstrap:
+        return bootstrap(**bootstrap_request(args, result))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------
+def emit(args, result, tables: dict | None = None, plot: Callable | None = None) -> None:
+    """``result.summary()`` and the extra ``tables`` (JSON key -> ``(title, DataFrame)``) on stdout;
+    ``--json`` (``result.to_dict()`` plus the tables as records under their keys), ``--save`` and
+    ``--plot`` (``plot(result, path)``)."""
+    print(result.summary())
+    payload = result.to_dict()
+    for key, (title, table) in (tables or {}).items():
+        print(f"\n{title}:")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+        payload[key] = table.to_dict(orient="records")
+    if getattr(args, "json", None):
         write_json(args.json, payload)
-    _save_from_args(args, result)
-    _plot_from_args(args, result)
-    return 0
-
-
-def _plot_from_args(args, result, **kwargs) -> None:
-    """--plot PATH: data, fitted law and its band (jaxscale.plots.plot_fit), written to PATH."""
-    if getattr(args, "plot", None):
-        if getattr(args, "group", None) is not None:
-            raise ValueError("--plot with --group is not supported; fit each group's CSV")
-        from ._plots import plot_fit
-
-        plot_fit(result, save=args.plot, **kwargs)
+    if getattr(args, "save", None):
+        result.save(args.save)
+    if getattr(args, "plot", None) and plot is not None:
+        plot(result, args.plot)
         print(f"\nplot written to {args.plot}")
 
 
-def _save_from_args(args, result) -> None:
-    """--save PATH: the result (point fit JSON, bootstrap or posterior netCDF), see jaxscale.io."""
-    if getattr(args, "save", None):
-        if args.group is not None:
-            raise ValueError("--save with --group is not supported; fit each group's CSV")
-        from ._io import save
+def _plot_fit(result, path, **kwargs) -> None:
+    from ._plots import plot_fit
 
-        save(result, args.save)
+    plot_fit(result, save=path, **kwargs)
 
 
-def _cmd_optimal(args) -> int:
-    result = _uncertainty_from_args(args, _fit_from_args(args))
-    table = compute_optimal(result, args.compute, level=args.level)
-    print(result.summary())
-    print("\ncompute-optimal allocation (C = 6 N D):")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.json:
-        write_json(args.json, {**result.to_dict(), "optimal": table.to_dict(orient="records")})
+# ----------------------------------------------------------------------------------------------
+# Subcommands
+# ----------------------------------------------------------------------------------------------
+def _args_fit(p) -> None:
+    data_options(p)
+    fit_options(p)
+    uncertainty_options(p)
+    p.add_argument("--group", default=None, help="fit one law per value of this column")
+    p.add_argument("--predict", default=None, metavar="N=..,D=..",
+                   help="predict at these inputs (several values separated by ;)")
+    output_options(p)
+
+
+def _run_fit(args) -> int:
+    if args.group is not None:
+        for option in ("bootstrap", "save", "plot", "predict"):
+            if _given(args, option):
+                raise ValueError(f"--{option} with --group is not supported yet; fit each group's CSV")
+        if args.method == "nuts":
+            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
+    result = fitted(args)
+    tables = {}
+    if args.predict:
+        tables["predictions"] = ("predictions", predict(result, _parse_points(args.predict), level=args.level))
+    emit(args, result, tables, _plot_fit)
     return 0
 
 
-def _cmd_demo(args) -> int:
-    df = synthetic_chinchilla(seed=args.seed)
-    print("Embedded synthetic Chinchilla-style data: 135 isoFLOP points generated from Epoch AI's published "
-          "parameters (E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658) with 1% log-normal noise.\n")
-    result = fit("chinchilla", df, target="loss", progress=not args.no_progress)
-    boot = bootstrap(result, args.bootstrap, seed=args.seed, progress=not args.no_progress)
-    print(boot.summary())
-    truth = ", ".join(f"{k}={v:g}" for k, v in EPOCH_PARAMS.items())
-    print(f"\ngenerating values: {truth}. The intervals are for this one noisy draw (--seed changes it); "
-          "a 95% interval misses the generating value in about 1 draw in 20.")
-    table = compute_optimal(boot, [1e21, 1e22, 1e23, 1e24, 1e25])
-    print("\ncompute-optimal allocation (C = 6 N D), 95% bootstrap intervals:")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.json:
-        write_json(args.json, {**boot.to_dict(), "optimal": table.to_dict(orient="records")})
-    _plot_from_args(args, boot, extrapolate_to=1e24)
+def _args_optimal(p) -> None:
+    data_options(p)
+    fit_options(p)
+    uncertainty_options(p)
+    p.add_argument("--compute", type=float, nargs="+", required=True, help="compute budget(s) in FLOP")
+    output_options(p, save=True, plot=None)
+
+
+def _run_optimal(args) -> int:
+    result = fitted(args)
+    table = compute_optimal(result, args.compute, level=args.level)
+    emit(args, result, {"optimal": ("compute-optimal allocation (C = 6 N D)", table)})
     return 0
 
 
@@ -179,17 +308,46 @@ def _along_arg(text: str):
     return scale
 
 
-def _cmd_backtest(args) -> int:
+def _args_backtest(b) -> None:
+    b.add_argument("data", help="CSV file with one row per training run")
+    b.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
+    b.add_argument("--along", required=True,
+                   help="scale to cut along: a column or law input (e.g. C, N), or an expression such as 6*N*D")
+    b.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
+    b.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
+    b.add_argument("--weights", default=None, help="optional column of per-point weights")
+    b.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
+    b.add_argument("--delta", type=float, default=None, help="Huber delta (default 1e-3; --loss huber only)")
+    b.add_argument("--scheme", default="leave_largest", choices=["leave_largest", "expanding"])
+    b.add_argument("--ks", default="1,2,3", help="leave_largest: hold out the k largest scale values, for each k")
+    b.add_argument("--cutoffs", type=float, nargs="+", default=None, help="explicit cutoffs (fit runs <= cutoff)")
+    b.add_argument("--n-cutoffs", type=int, default=3, help="expanding: number of cutoffs")
+    b.add_argument("--method", default="bootstrap", choices=["point", "bootstrap", "nuts"],
+                   help="uncertainty of each fit (default bootstrap)")
+    b.add_argument("--resamples", type=int, default=200, help="bootstrap resamples per cutoff")
+    b.add_argument("--seed", type=int, default=0)
+    output_options(b, save=False, plot="predicted vs actual, one panel per cutoff")
+
+
+def backtest_request(args) -> dict:
+    """``jaxscale.backtest(**backtest_request(args))``."""
+    ks = tuple(int(k) for k in args.ks.split(",") if k.strip())
+    req = dict(law=args.law, data=args.data, along=_along_arg(args.along), scheme=args.scheme, ks=ks,
+               cutoffs=args.cutoffs, n_cutoffs=args.n_cutoffs, method=args.method, inputs=args.inputs,
+               target=args.target, weights=args.weights, loss=args.loss, n_resamples=args.resamples,
+               seed=args.seed, progress=not args.no_progress)
+    if args.delta is not None:
+        req["delta"] = args.delta
+    return req
+
+
+def _run_backtest(args) -> int:
     from ._backtest import backtest
 
-    ks = tuple(int(k) for k in args.ks.split(",") if k.strip())
-    bt = backtest(args.law, args.data, along=_along_arg(args.along), scheme=args.scheme, ks=ks, cutoffs=args.cutoffs,
-                  n_cutoffs=args.n_cutoffs, method=args.method, inputs=args.inputs, target=args.target,
-                  weights=args.weights, loss=args.loss, delta=args.delta, n_resamples=args.resamples, seed=args.seed,
-                  progress=not args.no_progress)
-    table = bt.table()
+    check_conflicts(args)
+    bt = backtest(**backtest_request(args))
     print(f"prediction intervals: {bt.band}\n")
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    print(bt.table().to_string(float_format=lambda v: f"{v:.4g}"))
     print()
     print(bt.summary())
     if args.json:
@@ -202,37 +360,37 @@ def _cmd_backtest(args) -> int:
     return 0
 
 
-def _add_fit_args(f) -> None:
-    f.add_argument("data", help="CSV file with one row per training run")
-    f.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
-    f.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
-    f.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
-    f.add_argument("--weights", default=None, help="optional column of per-point weights")
-    f.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
-    f.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
-    f.add_argument("--solver", default="lm", choices=["lm", "newton", "adam", "lbfgs"])
-    f.add_argument("--starts", default=None, help="grid (default), halton:N or random:N")
-    f.add_argument("--n-steps", type=int, default=None, help="solver iterations")
-    f.add_argument("--seed", type=int, default=0, help="seed for starts and bootstrap draws")
-    f.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples (0: none)")
-    f.add_argument("--scheme", default="iid", choices=["iid", "residual"], help="bootstrap scheme")
-    f.add_argument("--cluster", default=None, metavar="COL", help="cluster bootstrap over this column")
-    f.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
-    f.add_argument("--method", default="point", choices=["point", "nuts"],
-                   help="nuts: Bayesian fit with NumPyro NUTS (credible intervals, r_hat, ess_bulk)")
-    f.add_argument("--likelihood", default="gaussian", choices=["gaussian", "student_t", "huber"],
-                   help="NUTS likelihood on log residuals")
-    f.add_argument("--chains", type=int, default=4)
-    f.add_argument("--warmup", type=int, default=1000)
-    f.add_argument("--samples", type=int, default=1000)
-    f.add_argument("--save-idata", default=None, metavar="PATH.nc", help="save the NUTS InferenceData (netCDF)")
-    f.add_argument("--json", default=None, help="write a JSON summary here")
-    f.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    f.add_argument("--on-failure", default="warn", choices=["warn", "raise", "ignore"],
-                   help="non-converged fit, parameter on a bound, failed resamples, bad r_hat: warn (default), "
-                        "raise (exit 3) or ignore")
+def _args_demo(d) -> None:
+    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise and the bootstrap")
+    d.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
+    output_options(d, save=True, plot="plot the fit extrapolated to 1e24 FLOP to PATH")
 
 
+def _run_demo(args) -> int:
+    df = synthetic_chinchilla(seed=args.seed)
+    print("Embedded synthetic Chinchilla-style data: 135 isoFLOP points generated from Epoch AI's published "
+          "parameters (E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658) with 1% log-normal noise.\n")
+    result = fit("chinchilla", df, target="loss", progress=not args.no_progress)
+    boot = bootstrap(result, args.bootstrap, seed=args.seed, progress=not args.no_progress)
+    table = compute_optimal(boot, [1e21, 1e22, 1e23, 1e24, 1e25])
+    emit(args, boot, {"optimal": ("compute-optimal allocation (C = 6 N D), 95% bootstrap intervals", table)},
+         lambda r, path: _plot_fit(r, path, extrapolate_to=1e24))
+    truth = ", ".join(f"{k}={v:g}" for k, v in EPOCH_PARAMS.items())
+    print(f"\ngenerating values: {truth}. The intervals are for this one noisy draw (--seed changes it); "
+          "a 95% interval misses the generating value in about 1 draw in 20.")
+    return 0
+
+
+register("fit", "fit a law to a CSV file", _args_fit, _run_fit)
+register("optimal", "compute-optimal N and D for a compute budget", _args_optimal, _run_optimal)
+register("backtest", "fit the smaller runs, predict the larger ones: errors and interval coverage",
+         _args_backtest, _run_backtest)
+register("demo", "refit the Chinchilla law on the embedded synthetic data", _args_demo, _run_demo)
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr, exit status 2."""
 
@@ -243,52 +401,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxscale", description="Fast scaling-law fits with honest uncertainty.")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    f = sub.add_parser("fit", help="fit a law to a CSV file")
-    _add_fit_args(f)
-    f.add_argument("--group", default=None, help="fit one law per value of this column")
-    f.add_argument("--predict", default=None, metavar="N=..,D=..",
-                   help="predict at these inputs (several values separated by ;)")
-    f.add_argument("--save", default=None, metavar="PATH",
-                   help="save the result to load later with jaxscale.load (fit: JSON; bootstrap, NUTS: netCDF)")
-    f.add_argument("--plot", default=None, metavar="PATH.png", help="plot the data, the fit and its band to PATH")
-    f.set_defaults(func=_cmd_fit)
-
-    o = sub.add_parser("optimal", help="compute-optimal N and D for a compute budget")
-    _add_fit_args(o)
-    o.add_argument("--compute", type=float, nargs="+", required=True, help="compute budget(s) in FLOP")
-    o.set_defaults(func=_cmd_optimal)
-
-    b = sub.add_parser("backtest", help="fit the smaller runs, predict the larger ones: errors and interval coverage")
-    b.add_argument("data", help="CSV file with one row per training run")
-    b.add_argument("--law", default="chinchilla", help=f"law name ({', '.join(sorted(list_laws()))})")
-    b.add_argument("--along", required=True,
-                   help="scale to cut along: a column or law input (e.g. C, N), or an expression such as 6*N*D")
-    b.add_argument("--inputs", default=None, help="law inputs to columns, e.g. N=params,D=tokens")
-    b.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
-    b.add_argument("--weights", default=None, help="optional column of per-point weights")
-    b.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
-    b.add_argument("--delta", type=float, default=1e-3, help="Huber delta (default 1e-3)")
-    b.add_argument("--scheme", default="leave_largest", choices=["leave_largest", "expanding"])
-    b.add_argument("--ks", default="1,2,3", help="leave_largest: hold out the k largest scale values, for each k")
-    b.add_argument("--cutoffs", type=float, nargs="+", default=None, help="explicit cutoffs (fit runs <= cutoff)")
-    b.add_argument("--n-cutoffs", type=int, default=3, help="expanding: number of cutoffs")
-    b.add_argument("--method", default="bootstrap", choices=["point", "bootstrap", "nuts"],
-                   help="uncertainty of each fit (default bootstrap)")
-    b.add_argument("--resamples", type=int, default=200, help="bootstrap resamples per cutoff")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--json", default=None, help="write the tables and summary as JSON here")
-    b.add_argument("--plot", default=None, metavar="PATH.png", help="predicted vs actual, one panel per cutoff")
-    b.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    b.set_defaults(func=_cmd_backtest)
-
-    d = sub.add_parser("demo", help="refit the Chinchilla law on the embedded synthetic data")
-    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic noise and the bootstrap")
-    d.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
-    d.add_argument("--json", default=None, help="write a JSON summary here")
-    d.add_argument("--plot", default=None, metavar="PATH.png", help="plot the fit extrapolated to 1e24 FLOP to PATH")
-    d.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    d.set_defaults(func=_cmd_demo)
+    for cmd in SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help)
+        cmd.add_arguments(p)
+        p.set_defaults(func=cmd.run)
     return parser
 
 

@@ -200,6 +200,9 @@ class GroupedFit:
         rows = {k: {**v.params, "objective": v.objective, "converged": v.converged} for k, v in self.fits.items()}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis(self.column)
 
+    def summary(self) -> str:
+        return "\n\n".join(f"== {self.column} = {k}\n{v.summary()}" for k, v in self.fits.items())
+
 
 # ----------------------------------------------------------------------------------------------
 # fit

@@ -111,3 +111,30 @@ def test_nuts_json_and_netcdf(tmp_path, capsys):
 
     idata = _arviz.from_netcdf(str(nc))
     assert idata.posterior["alpha"].shape == (2, 150)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--bootstrap", "10", "--scheme", "residual", "--cluster", "tokens"], "conflicts with --scheme residual"),
+    (["--bootstrap", "10", "--method", "nuts"], "either --bootstrap or --method nuts"),
+    (["--chains", "2"], "--chains only apply with --method nuts"),
+    (["--loss", "squared_log", "--delta", "0.1"], "conflicts with --loss squared_log"),
+    (["--cluster", "tokens"], "add --bootstrap N"),
+    (["--bootstrap", "10", "--scheme", "cluster"], "--scheme cluster needs --cluster"),
+])
+def test_conflicting_options_are_errors(csv, capsys, args, msg):
+    """Options that contradict each other stop the run before any fitting (exit 2, one line)."""
+    rc = main(["fit", str(csv), "--inputs", "N=params,D=tokens", "--target", "val_loss", "--no-progress"] + args)
+    err = capsys.readouterr().err
+    assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+def test_subcommand_registry_builds_the_parser():
+    """Each registered subcommand is one parser; a new one is one register() line."""
+    from jaxscale import _cli
+
+    assert {"fit", "optimal", "backtest", "demo"} <= set(_cli.SUBCOMMANDS)
+    _cli.register("hello", "say hello", lambda p: p.add_argument("--name", default="x"), lambda a: print(a.name) or 0)
+    try:
+        assert main(["hello", "--name", "jaxscale"]) == 0
+    finally:
+        del _cli.SUBCOMMANDS["hello"]
