@@ -13,7 +13,8 @@ Public API (everything else lives in the modules):
   learning-rate schedules in :mod:`jaxscale.laws.schedules`.
 * precision: :func:`precision` scopes JAX to float64 (or float32) without touching the global
   configuration, e.g. to evaluate ``law.predict`` in float64.
-* fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`).
+* fitting: :func:`fit` -> :class:`FitResult` (or :class:`GroupedFit`); its default plan for laws
+  with linear parameters is variable projection, tuned with :class:`VarPro`.
 * uncertainty: :func:`bootstrap` -> :class:`BootstrapResult`; :func:`bayes_fit` (NumPyro NUTS)
   -> :class:`PosteriorResult`; :func:`compare_laws` (PSIS-LOO and held-out error).
 * backtests: :func:`backtest` -> :class:`BacktestResult` (fit the smaller runs, predict the
@@ -76,6 +77,7 @@ from ._solvers import SolverSpec as SolverSpec
 from ._solvers import damped_newton as damped_newton
 from ._solvers import get_solver as get_solver
 from ._solvers import levenberg_marquardt as levenberg_marquardt
+from ._varpro import VarPro as VarPro
 from . import laws as laws
 from .laws import Law as Law
 from .laws import Param as Param

@@ -9,7 +9,11 @@ devices. Schemes:
 * ``"residual"``: fitted values plus residuals (in the objective's space) resampled with
   replacement.
 
-**Start strategy.** Each resample starts from the full-data optimum *and* from the end points of
+**Start strategy.** For a fit made by variable projection (the default for laws with linear
+parameters, see :mod:`jaxscale._varpro`) every resample runs its own variable projection: the
+exponent grid is screened with the resample's weights (one matrix product for all resamples),
+the best point is refined and polished by Levenberg-Marquardt, all batched over resamples.
+For a grid fit each resample starts from the full-data optimum *and* from the end points of
 the other distinct local minima that the full-data grid fit found (``n_basins``, default 4), so a
 resample whose optimum moved to another basin still finds it. ``tests/test_bootstrap.py``
 checks this against the exhaustive grid on sampled resamples.
@@ -29,6 +33,7 @@ from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
 from ._results import Result, Status, check_level, quantile_interval
 from ._status import BootstrapWarning, check_on_failure, fail
+from ._varpro import VarPro, resolve_plan, varpro_starts
 
 __all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights"]
 
@@ -216,7 +221,8 @@ class BootstrapResult(Result):
 def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
-              progress: bool = True, on_failure: str = "warn", min_draws: int | None = None) -> BootstrapResult:
+              progress: bool = True, on_failure: str = "warn", min_draws: int | None = None,
+              plan=None) -> BootstrapResult:
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
@@ -226,8 +232,11 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
       scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: an array with one label per data point)
         or ``"residual"``.
       seed: the draws depend only on the seed and the data: identical for the same seed.
-      n_basins: distinct local minima of the full-data fit used as extra starts.
+      n_basins: distinct local minima of the full-data fit used as starts (grid plan).
       extra_starts: optional more unconstrained starts ``(S, P)`` for every resample.
+      plan: ``None`` (default: the plan of ``fit``), ``"varpro"`` / a :class:`~jaxscale.VarPro`
+        (variable projection per resample, ``VarPro.n_best_resample`` starts each) or ``"grid"``
+        (the full-data fit's basins as starts, see the module docstring).
       level: default interval level.
       bca: also compute the jackknife for BCa intervals.
       chunk_size: resamples per compiled batch (default: sized to bound memory).
@@ -245,7 +254,9 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
     if int(n_resamples) < 1:
         raise ValueError("n_resamples must be >= 1")
     ds, law, obj = fit.data, fit.law, fit.loss
+    plan = resolve_plan(fit.plan if plan is None else plan, law)
     starts = basin_starts(fit, n_basins)
+    extra = None
     if extra_starts is not None:
         extra = np.atleast_2d(np.asarray(extra_starts, dtype=float))
         if extra.shape[1] != law.n_params:
@@ -270,6 +281,12 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         ys = np.broadcast_to(y, (n_resamples, ds.n))
         ws = resample_weights(ds.n, n_resamples, seed, clusters) * base_w[None, :]
     xs = {k: np.broadcast_to(v, (n_resamples,) + v.shape) for k, v in ds.inputs.items()}
+    if isinstance(plan, VarPro):
+        starts, _ = varpro_starts(law, obj, ds.inputs, ys, ws, batched_data=True, plan=plan,
+                                  n_best=plan.n_best_resample, chunk_size=chunk_size, progress=progress,
+                                  dtype=fit.dtype)
+        if extra is not None:
+            starts = np.concatenate([starts, np.broadcast_to(extra, (n_resamples,) + extra.shape)], axis=1)
     draws, conv, objective = _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress)
 
     jack = None
@@ -282,7 +299,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         m = jw.shape[0]
         jxs = {k: np.broadcast_to(v, (m,) + v.shape) for k, v in ds.inputs.items()}
         jys = np.broadcast_to(y, (m, ds.n))
-        jack, jconv, _ = _solve_resamples(fit, starts[:1], jxs, jys, jw, n_steps, chunk_size, progress)
+        jack, jconv, _ = _solve_resamples(fit, fit.u[None], jxs, jys, jw, n_steps, chunk_size, progress)
         if not jconv.all():
             fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name} did not converge; "
                   "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=2)
@@ -291,7 +308,7 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
               f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
               on_failure, stacklevel=2)
-    return BootstrapResult(fit, draws, conv, objective, int(starts.shape[0]), scheme, int(seed), level, jack,
+    return BootstrapResult(fit, draws, conv, objective, int(starts.shape[-2]), scheme, int(seed), level, jack,
                            None if min_draws is None else int(min_draws))
 
 
@@ -308,7 +325,7 @@ def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:
 
 def _solve_resamples(fit, starts, xs, ys, ws, n_steps, chunk_size, progress):
     b = ws.shape[0]
-    starts_b = np.broadcast_to(starts, (b,) + starts.shape)
+    starts_b = starts if starts.ndim == 3 else np.broadcast_to(starts, (b,) + starts.shape)
     res: StartResults = solve_batch(fit.law, fit.loss, fit.solver, starts_b, xs, ys, ws,
                                     n_steps=fit.n_steps if n_steps is None else int(n_steps), xtol=1e-6,
                                     batched_data=True, chunk_size=chunk_size, progress=progress, dtype=fit.dtype)

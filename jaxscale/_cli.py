@@ -107,7 +107,9 @@ def fit_options(p) -> None:
     p.add_argument("--loss", default="huber", choices=["huber", "squared_log", "squared"])
     p.add_argument("--delta", type=float, default=None, help="Huber delta (default 1e-3; --loss huber only)")
     p.add_argument("--solver", default="lm", choices=["lm", "newton", "adam", "lbfgs"])
-    p.add_argument("--starts", default=None, help="grid (default), halton:N or random:N")
+    p.add_argument("--starts", default=None,
+                   help="grid (the law's exhaustive start grid), halton:N or random:N; default: variable projection "
+                        "for laws with linear parameters (chinchilla, ...), else grid")
     p.add_argument("--n-steps", type=int, default=None, help="solver iterations")
     p.add_argument("--seed", type=int, default=0, help="seed for starts, bootstrap draws and NUTS")
     p.add_argument("--on-failure", default="warn", choices=["warn", "raise", "ignore"],
@@ -147,8 +149,10 @@ def output_options(p, *, save: bool = True, plot: str | None = "plot the data, t
 # Requests: the keyword arguments of one library call
 # ----------------------------------------------------------------------------------------------
 def _parse_starts(text: str | None):
-    if text is None or text == "grid":
+    if text is None:
         return None, None
+    if text == "grid":
+        return "grid", None
     kind, _, n = text.partition(":")
     if kind not in ("halton", "random") or not n.isdigit():
         raise ValueError(f"--starts must be 'grid', 'halton:N' or 'random:N', got {text!r}")

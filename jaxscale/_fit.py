@@ -23,6 +23,7 @@ from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
 from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
 from ._validate import check_points, data_sha256
+from ._varpro import VarPro, resolve_plan, varpro_starts
 from .laws import Law, get_law
 
 __all__ = ["fit", "FitResult", "GroupedFit"]
@@ -46,6 +47,8 @@ class FitResult(Result):
       starts: per-start :class:`StartResults`.
       data: the validated :class:`~jaxscale.data.Dataset` that was fitted.
       seed: the seed of random or Halton starts. data_hash: sha256 of the fitted arrays.
+      plan: ``"grid"`` (every start ran) or the :class:`~jaxscale.VarPro` settings of a variable
+        projection fit (its ``starts`` are the polished variable-projection points).
     """
 
     law: Law
@@ -60,6 +63,7 @@ class FitResult(Result):
     data: Dataset
     dtype: Any = np.float64
     seed: int | None = None
+    plan: Any = "grid"
 
     has_draws = False
     draw_kind = "starts"
@@ -112,7 +116,8 @@ class FitResult(Result):
 
     def _header(self) -> list[str]:
         lines = [f"law: {self.law.name}   {self.law.formula}",
-                 f"loss: {self.loss.name}   points: {self.data.n}   solver: {self.solver.name}",
+                 f"loss: {self.loss.name}   points: {self.data.n}   solver: {self.solver.name}   "
+                 f"plan: {self.plan if isinstance(self.plan, str) else self.plan.name}",
                  f"starts: {self.n_starts}   converged: {self.n_converged}   at best objective: {self.n_at_best}",
                  f"objective: {self.objective:.10g}   best start converged: {'yes' if self.converged else 'NO'}"]
         if self.at_bound:
@@ -170,6 +175,7 @@ class FitResult(Result):
             "n_steps": self.n_steps,
             "at_bound": list(self.at_bound),
             "seed": self.seed,
+            "plan": self.plan if isinstance(self.plan, str) else self.plan.name,
             "data_sha256": self.data_hash,
             "status": self.status.to_dict(),
         }
@@ -208,7 +214,7 @@ class GroupedFit:
 # fit
 # ----------------------------------------------------------------------------------------------
 def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
-          on_failure="warn") -> FitResult:
+          on_failure="warn", plan="grid") -> FitResult:
     f = np.where(np.isfinite(res.objective), res.objective, np.inf)
     if not np.isfinite(f).any():
         raise RuntimeError(f"every start of the {law.name} fit gave a non-finite objective; "
@@ -216,7 +222,7 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
     i = int(np.argmin(f))
     params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
-                    res, data, dtype, seed)
+                    res, data, dtype, seed, plan)
     failures = []
     if not out.converged:
         failures.append((f"the best start of the {law.name} fit did not converge (Newton step "
@@ -238,7 +244,8 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
         loss="huber", delta: float = 1e-3, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
-        chunk_size: int | None = None, dtype="float64", progress: bool = True, on_failure: str = "warn"):
+        chunk_size: int | None = None, dtype="float64", progress: bool = True, on_failure: str = "warn",
+        plan="auto"):
     """Fit ``law`` to ``data`` from many starts at once and return the best fit with its status.
 
     Args:
@@ -255,6 +262,14 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
       n_steps: solver iterations (fixed; default by solver). xtol: convergence tolerance on the
         Newton step relative to ``1 + |u|``.
       dtype: ``"float64"`` (default; computed under a scoped ``jax.enable_x64``) or ``"float32"``.
+      plan: how the starts are found. ``"auto"`` (default): variable projection when the law declares
+        linear parameters (``Law(linear=..., basis=...)``: ``chinchilla``, ``saturating_power_law``,
+        ``power_law``, ``overtraining``) and no ``starts`` are given, else the start grid.
+        ``"varpro"`` (or a :class:`~jaxscale.VarPro` with its settings): solve the linear
+        parameters in closed form (non-negative, IRLS for Huber) over a grid of the others
+        (32 x 32 for two), then polish the best few with ``solver`` on the full problem.
+        ``"grid"``: every start of ``starts`` (default: the law's exhaustive Cartesian grid;
+        ``starts="grid"`` is the same).
       progress: show a progress bar when the work is split into several chunks.
       on_failure: what happens when the best start did not converge (:class:`ConvergenceWarning`)
         or a parameter sits on a bound (:class:`BoundWarning`, naming it): ``"warn"`` (default),
@@ -280,13 +295,16 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     dtype = resolve_dtype(dtype)
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
                    log_target=objective.space == "log")
-    u0 = make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
+    plan = resolve_plan(plan, law, starts)
+    u0 = None if isinstance(plan, VarPro) else make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
     y = objective.target(ds.y)
     if group is None:
         check_points(law, ds.weights, "the data", ds)
+        if u0 is None:
+            u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
                           chunk_size=chunk_size, progress=progress, dtype=dtype)
-        return _best(law, objective, spec, n_steps, res, ds, dtype, int(seed), on_failure)
+        return _best(law, objective, spec, n_steps, res, ds, dtype, int(seed), on_failure, plan)
 
     keys = list(pd.unique(ds.groups))
     masks = [ds.groups == k for k in keys]
@@ -301,12 +319,16 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     xs = {k: np.stack([pad(v, m) for m in masks]) for k, v in ds.inputs.items()}
     ys = np.stack([pad(y, m) for m in masks])
     ws = np.stack([np.concatenate([ds.weights[m], np.zeros(n_max - int(m.sum()))]) for m in masks])
-    starts_b = np.broadcast_to(u0, (len(keys),) + u0.shape)
+    if u0 is None:
+        starts_b, _ = varpro_starts(law, objective, xs, ys, ws, batched_data=True, plan=plan, chunk_size=chunk_size,
+                                    progress=progress, dtype=dtype)
+    else:
+        starts_b = np.broadcast_to(u0, (len(keys),) + u0.shape)
     res = solve_batch(law, objective, spec, starts_b, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,
                       chunk_size=chunk_size, progress=progress, dtype=dtype)
     fits = {}
     for j, (k, m) in enumerate(zip(keys, masks)):
         r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
         fits[k.item() if hasattr(k, "item") else k] = _best(law, objective, spec, n_steps, r, ds.subset(m), dtype,
-                                                                   int(seed), on_failure)
+                                                                   int(seed), on_failure, plan)
     return GroupedFit(group, fits)

@@ -22,6 +22,7 @@ and renamed over ``path`` (``os.replace``), so an interrupted save leaves any ea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -35,6 +36,7 @@ from ._fit import FitResult
 from .laws import Law, get_law
 from ._objectives import Objective
 from ._solvers import SolverSpec
+from ._varpro import VarPro
 
 __all__ = ["save", "load", "metadata", "atomic_write", "write_json", "FORMAT_VERSION"]
 
@@ -133,6 +135,7 @@ def _fit_to_json(fit: FitResult) -> dict:
         "loss": {"kind": fit.loss.kind, "space": fit.loss.space, "delta": _num(fit.loss.delta)},
         "solver": {"name": fit.solver.name, "options": [list(kv) for kv in fit.solver.options]},
         "n_steps": fit.n_steps, "dtype": np.dtype(fit.dtype).name, "seed": fit.seed,
+        "plan": fit.plan if isinstance(fit.plan, str) else {"varpro": dataclasses.asdict(fit.plan)},
         "params": {k: _num(v) for k, v in fit.params.items()}, "u": _enc(fit.u), "objective": _num(fit.objective),
         "converged": bool(fit.converged),
         "starts": {f: _enc(getattr(fit.starts, f)) for f in ("u", "objective", "grad_norm", "newton_step", "converged")},
@@ -160,6 +163,10 @@ def _resolve_law(meta: dict, law) -> Law:
     return law
 
 
+def _plan_from_json(plan):
+    return VarPro(**plan["varpro"]) if isinstance(plan, dict) else str(plan)
+
+
 def _fit_from_json(doc: dict, law) -> FitResult:
     if doc.get("jaxscale_result") != "fit":
         raise ValueError("not a saved jaxscale fit")
@@ -181,7 +188,7 @@ def _fit_from_json(doc: dict, law) -> FitResult:
     out = FitResult(law=law, loss=loss, solver=solver, n_steps=int(doc["n_steps"]),
                     params={k: float(doc["params"][k]) for k in law.param_names}, u=_dec(doc["u"]),
                     objective=float(doc["objective"]), converged=bool(doc["converged"]), starts=starts, data=ds,
-                    dtype=dtype, seed=doc["seed"])
+                    dtype=dtype, seed=doc["seed"], plan=_plan_from_json(doc.get("plan", "grid")))
     if out.data_hash != meta["data_sha256"]:
         raise ValueError("the saved data no longer match their recorded sha256: the file is damaged")
     return out

@@ -56,6 +56,9 @@ class Problem(NamedTuple):
         return self.objective.value(self.y, self.model(u), self.weights)
 
 
+UNROLL_MAX = 16  # largest size solved by the unrolled Cholesky (benchmarks/bench_varpro.py measures it)
+
+
 def spd_solve(a, b):
     """Solve ``a x = b`` for a small symmetric positive definite ``a`` by an unrolled Cholesky.
 
@@ -64,7 +67,7 @@ def spd_solve(a, b):
     scaling law; above 16 parameters it falls back to ``jax.scipy.linalg.cho_solve``.
     """
     p = a.shape[-1]
-    if p > 16:
+    if p > UNROLL_MAX:
         c = jnp.linalg.cholesky(a)
         return jax.scipy.linalg.cho_solve((c, True), b)
     L = [[None] * p for _ in range(p)]

@@ -68,7 +68,7 @@ def epoch_fit(epoch_df):
     """The full 4,500-start grid fit of the 240 Epoch points (computed once per session)."""
     import jaxscale as js
 
-    return js.fit("chinchilla", epoch_df, progress=False)
+    return js.fit("chinchilla", epoch_df, starts="grid", progress=False)
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -219,6 +219,12 @@ class Law:
         loss curves). It returns the law's inputs and the target as arrays, one row per data
         point; :meth:`build_inputs` calls it, and data loading (so :func:`jaxscale.fit` and the
         command line) uses it when the data lack the law's input columns.
+      linear: names of the parameters the prediction is linear in (for instance ``("E", "A", "B")``
+        of Chinchilla), each ``"positive"`` (kept >= 0) or ``"real"``; with ``basis`` it lets a
+        fit solve them in closed form and search only the others (variable projection, the
+        default plan of :func:`jaxscale.fit`; see :mod:`jaxscale._varpro`).
+      basis: ``basis(params, inputs) -> (n, k)`` design matrix from the nonlinear parameters, with
+        ``fn(params, inputs) == basis(params, inputs) @ [params[name] for name in linear]``.
 
     Laws compare and hash by identity, so a jitted solver compiled for one law is reused on
     every later fit of that same law object.
@@ -235,6 +241,8 @@ class Law:
     version: str = "1"
     optimal_allocation: Callable[[Mapping, Any], tuple] | None = None
     input_builder: Callable[..., Mapping] | None = None
+    linear: tuple[str, ...] = ()
+    basis: Callable[[Mapping, Mapping], Any] | None = None
 
     def __post_init__(self):
         params = tuple(self.params)
@@ -253,6 +261,11 @@ class Law:
         if unknown:
             raise ValueError(f"positive_inputs {sorted(unknown)} are not inputs of {self.name!r}")
         object.__setattr__(self, "positive_inputs", pos)
+        object.__setattr__(self, "linear", tuple(self.linear or ()))
+        if self.linear or self.basis is not None:
+            from .._varpro import check_linear_structure
+
+            check_linear_structure(self)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -314,7 +327,7 @@ class Law:
 
 
 def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula="", citation="",
-        version="1", optimal_allocation=None, input_builder=None, register=False):
+        version="1", optimal_allocation=None, input_builder=None, register=False, linear=(), basis=None):
     """Decorator turning ``fn(params, inputs)`` into a :class:`Law` (arguments as for :class:`Law`).
 
     With ``register=True`` the law is added to the registry, so ``get_law(name)`` and the
@@ -325,7 +338,7 @@ def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula
         out = Law(name=name or fn.__name__, fn=fn, params=tuple(params), inputs=tuple(inputs),
                   log_fn=log_fn, positive_inputs=positive_inputs,
                   formula=formula, citation=citation or "", version=version,
-                  optimal_allocation=optimal_allocation, input_builder=input_builder)
+                  optimal_allocation=optimal_allocation, input_builder=input_builder, linear=tuple(linear), basis=basis)
         object.__setattr__(out, "__doc__", fn.__doc__)
         if register:
             _REGISTRY[out.name] = out

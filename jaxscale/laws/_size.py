@@ -28,6 +28,13 @@ def _lognormal(loc, scale):
     return Prior("lognormal", (loc, scale))
 
 
+def _powers(*terms):
+    """Design matrix ``(n, k)``: a column of ones for ``None``, else ``exp(-exponent * log x)``."""
+    cols = [None if t is None else jnp.exp(-t[0] * jnp.log(t[1])) for t in terms]
+    like = next(c for c in cols if c is not None)
+    return jnp.stack([jnp.ones_like(like) if c is None else c for c in cols], axis=-1)
+
+
 # ----------------------------------------------------------------------------------------------
 # Built-in laws
 # ----------------------------------------------------------------------------------------------
@@ -45,6 +52,8 @@ def _power_law_log(p, x):
               role="exponent", doc="power-law exponent"),
     ),
     log_fn=_power_law_log,
+    linear=("a",),
+    basis=lambda p, x: _powers((p["alpha"], x["x"])),
     formula="L(x) = a * x^-alpha",
     citation="Power law; e.g. Hestness et al. 2017, 'Deep Learning Scaling is Predictable, Empirically'",
     register=True,
@@ -74,6 +83,8 @@ def _saturating_log(p, x):
               role="exponent", doc="exponent of the reducible term"),
     ),
     log_fn=_saturating_log,
+    linear=("E", "A"),
+    basis=lambda p, x: _powers(None, (p["alpha"], x["x"])),
     formula="L(x) = E + A * x^-alpha",
     citation="Henighan et al. 2020, 'Scaling Laws for Autoregressive Generative Modeling', arXiv:2010.14701",
     register=True,
@@ -125,6 +136,8 @@ def _chinchilla_log(p, x):
     ),
     log_fn=_chinchilla_log,
     optimal_allocation=_chinchilla_optimal,
+    linear=("E", "A", "B"),
+    basis=lambda p, x: _powers(None, (p["alpha"], x["N"]), (p["beta"], x["D"])),
     formula="L(N, D) = E + A / N^alpha + B / D^beta",
     citation="Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', arXiv:2203.15556; "
     "grid and Huber objective as in Besiroglu et al. 2024 (Epoch AI), arXiv:2404.10102",
@@ -348,6 +361,8 @@ def _overtraining_log(p, x):
     ),
     log_fn=_overtraining_log,
     optimal_allocation=_overtraining_optimal,
+    linear=("E", "A", "B"),
+    basis=lambda p, x: _powers(None, (p["eta"], x["N"]), (p["eta"], x["D"])),
     formula="L(N, D) = E + A * N^-eta + B * D^-eta",
     citation="Gadre et al. 2024, 'Language models scale reliably with over-training and on downstream "
     "tasks', arXiv:2403.08540 (Eq. 4; code: github.com/mlfoundations/scaling, powlaw_ours)",
