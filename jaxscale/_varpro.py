@@ -52,6 +52,7 @@ _GRID_POINTS = 1024  # grid points in all (32 x 32 for two nonlinear parameters)
 _MAX_PER_AXIS = 256
 _MAX_LINEAR = 4
 _CLAMP = 1e-8
+_FUSED_MAX_BATCH = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,12 +146,23 @@ def _split(law):
     return lin, nonlin
 
 
+@functools.lru_cache(maxsize=64)
+def _grid(law, size):
+    out = _exponent_grid(law, size)
+    out.setflags(write=False)
+    return out
+
+
 def exponent_grid(law, size: int | None = None) -> np.ndarray:
     """The screening grid over the nonlinear parameters, unconstrained, shape ``(G, q)``.
 
     Each axis spans the parameter's start grid (its smallest to largest value) with
     ``size`` points (default ``1024 ** (1/q)`` rounded up, at most 256: 32 for two parameters).
     """
+    return _grid(law, None if size is None else int(size)).copy()
+
+
+def _exponent_grid(law, size: int | None = None) -> np.ndarray:
     _, nonlin = _split(law)
     q = len(nonlin)
     m = int(size) if size is not None else min(_MAX_PER_AXIS, math.ceil(_GRID_POINTS ** (1.0 / q) - 1e-9))
@@ -226,13 +238,17 @@ def _program(law, objective: Objective, n_screen: int, n_best: int, irls_steps: 
         return jnp.where(jnp.isfinite(f), f, jnp.inf)
 
     def screen(xg, xx, y, w):
-        """xg: (G, n, k) design matrices, xx: (G, n, k, k) their column products -> the best
-        ``n_screen`` grid indices and their coefficients."""
+        """xg: (G, n, k) design matrices, xx: (G, n, k, k) their column products (shared by a
+        batch of data sets: the normal equations of all of them are one matrix product) or None
+        (one data set: a fused reduction) -> the best ``n_screen`` grid indices and coefficients."""
         yn = jnp.exp(y) if log_space else y
         a = w / (yn * yn) if log_space else w
         b = w / yn if log_space else w * y
         s = jnp.sum(w) if log_space else jnp.sum(w * y * y)
-        gmat = jnp.einsum("n,gnjl->gjl", a, xx)
+        if xx is None:
+            gmat = jnp.einsum("n,gnj,gnl->gjl", a, xg, xg)
+        else:
+            gmat = jnp.einsum("n,gnjl->gjl", a, xx)
         h = jnp.einsum("n,gnj->gj", b, xg)
         c, rss = jax.vmap(lambda gg, hh: nnls_small(gg, hh, s, positive, subsets))(gmat, h)
         rss = jnp.where(jnp.isfinite(rss), rss, jnp.inf)
@@ -288,16 +304,18 @@ def _program(law, objective: Objective, n_screen: int, n_best: int, irls_steps: 
         return assemble(theta[best], c[best]), f[best]
 
     def designs(grid, x):
-        xg = jax.vmap(design, in_axes=(0, None))(grid, x)  # (G, n, k)
-        return xg, xg[..., :, None] * xg[..., None, :]
+        return jax.vmap(design, in_axes=(0, None))(grid, x)  # (G, n, k)
 
     if shared_x:
         def run(grid, x, y, w):
-            xg, xx = designs(grid, x)
+            xg = designs(grid, x)
+            # Many data sets on one design (resamples): column products once, then one matrix
+            # product gives every normal equation. A few: fused reductions, nothing materialised.
+            xx = xg[..., :, None] * xg[..., None, :] if y.shape[0] > _FUSED_MAX_BATCH else None
             return jax.vmap(one_dataset, in_axes=(None, None, None, 0, 0, None))(xg, xx, x, y, w, grid)
     else:
         def run(grid, x, y, w):
-            return jax.vmap(lambda xb, yb, wb: one_dataset(*designs(grid, xb), xb, yb, wb, grid))(x, y, w)
+            return jax.vmap(lambda xb, yb, wb: one_dataset(designs(grid, xb), None, xb, yb, wb, grid))(x, y, w)
     return run
 
 
@@ -322,7 +340,7 @@ def varpro_starts(law, objective: Objective, x, y, w, *, batched_data: bool = Fa
     check_linear_structure(law)
     plan = VarPro() if plan is None else plan
     dtype = resolve_dtype(dtype)
-    grid = exponent_grid(law, plan.grid_size)
+    grid = _grid(law, plan.grid_size)
     n_screen = int(min(plan.n_screen, grid.shape[0]))
     n_best = int(min(plan.n_best if n_best is None else n_best, n_screen))
     if n_best < 1:
