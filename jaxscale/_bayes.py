@@ -34,7 +34,7 @@ from ._data import as_frame, load_data, parse_mapping
 from ._fit import FitResult, fit as point_fit
 from ._results import Result, Status, check_level
 from ._status import SamplingWarning, check_on_failure, fail
-from ._validate import check_points
+from ._validate import check_count, check_points, check_seed, seed_int
 from .laws import Law, Prior, get_law
 
 __all__ = ["bayes_fit", "PosteriorResult", "HuberDensity", "SamplingWarning", "compare_laws"]
@@ -430,13 +430,22 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
       level, min_draws: default interval level and the fewest draws an interval is made from
         (default rule: :func:`jaxscale._results.min_valid_draws`).
 
+    Raises ``TypeError``/``ValueError`` naming the argument, before any work, for chains, warmup
+    or samples that are not integers >= 1, a non-integer seed (any Python int is valid: see
+    :func:`jaxscale.fit`) or a level outside (0, 1).
+
     Warns :class:`SamplingWarning` when any r-hat exceeds 1.01 or there are divergences;
     ``on_failure="raise"`` raises :class:`~jaxscale.ConvergenceError` instead and ``"ignore"``
     stays silent (also passed to the default point fit).
     """
     law = get_law(law)
     check_on_failure(on_failure)
+    chains, warmup, samples = (check_count(v, k) for k, v in (("chains", chains), ("warmup", warmup),
+                                                               ("samples", samples)))
+    seed = check_seed(seed)
     level = check_level(level)
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
     check_points(law, ds.weights, "the data", ds)
@@ -467,7 +476,7 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
             values.pop("sigma")
         init_params = _unconstrained(law, priors, noise_prior, likelihood, values, chains)
         with _progress_bar(progress, chains, warmup + samples, chain_method):
-            out = program(jax.random.PRNGKey(seed), init_params, x, log_y, w, nz)
+            out = program(jax.random.PRNGKey(seed_int(seed)), init_params, x, log_y, w, nz)
         flat_j, div_j, ll_j, pp_j = jax.block_until_ready(out)
     flat = {k: np.asarray(v) for k, v in flat_j.items()}
     by_chain = {k: v.reshape((chains, samples) + v.shape[1:]) for k, v in flat.items()}

@@ -5,11 +5,14 @@ built by a ``*_request`` function) -> the library call -> ``result.summary()`` o
 ``result.to_dict()`` (``--json``, written atomically by :func:`jaxscale._io.write_json`),
 ``result.save`` (``--save``) and a plot (``--plot``).
 
-Errors in the input exit with status 2 and a one-line message on stderr, no traceback; so do
+Every argument is checked before any work (:func:`check_arguments`: counts, level, NUTS sizes,
+prediction points, compute budgets, the folders of output files, conflicting options). Errors in
+the input exit with status 2 and a one-line message on stderr, no traceback; so do
 conflicting options (for example ``--scheme residual --cluster X``, ``--bootstrap`` with
 ``--method nuts``, a NUTS option without ``--method nuts``). With ``--on-failure raise`` a failed
 fit (best start not converged, parameter on a bound, failed resamples, bad r-hat) exits with
-status 3. Warnings are printed as one line each.
+status 3. Warnings are printed as one line each. Ctrl-C exits with status 130 and one line
+("jaxscale: interrupted after 1,200 of 4,000 resamples"), no traceback.
 
 Adding to the CLI: a subcommand is two small functions, ``_args_NAME(parser)`` (its options, from
 the shared option groups ``data_options``, ``fit_options``, ``uncertainty_options``,
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import warnings
 from typing import Callable
@@ -34,10 +38,10 @@ from ._data import EPOCH_PARAMS, parse_mapping, synthetic_chinchilla
 from ._extrapolate import compute_optimal, predict
 from ._fit import fit
 from ._io import write_json
-from ._status import ConvergenceError
+from ._status import ConvergenceError, Interrupted
 from .laws import list_laws
 
-__all__ = ["main", "build_parser", "register", "SUBCOMMANDS", "CONFLICTS"]
+__all__ = ["main", "build_parser", "register", "check_arguments", "SUBCOMMANDS", "CONFLICTS", "MINIMUMS"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -159,14 +163,74 @@ def _parse_starts(text: str | None):
     return kind, int(n)
 
 
-def _parse_points(text: str) -> dict:
+def _parse_points(text: str, law=None) -> dict:
+    """``--predict N=1e9;1e10,D=2e10``; with ``law``, the names, counts and domains are checked too."""
     out = {}
     for name, values in parse_mapping(text).items():
         try:
             out[name] = [float(v) for v in values.split(";")]
         except ValueError:
             raise ValueError(f"--predict values must be numbers (use ; between several), got {values!r}") from None
+    if law is not None:
+        unknown = sorted(set(out) - set(law.inputs))
+        missing = [k for k in law.inputs if k not in out]
+        if unknown or missing:
+            raise ValueError(f"--predict needs the inputs {list(law.inputs)} of law {law.name!r}"
+                             + (f"; unknown {unknown}" if unknown else "") + (f"; missing {missing}" if missing else ""))
+        if len({len(v) for v in out.values()} - {1}) > 1:
+            raise ValueError(f"--predict inputs have different numbers of values: { {k: len(v) for k, v in out.items()} }")
+        for k, v in out.items():
+            positive = k in law.positive_inputs
+            if any(not abs(x) < float("inf") or (positive and x <= 0) for x in v):
+                raise ValueError(f"--predict values of {k} must be finite" + (" and > 0" if positive else "") + f", got {v}")
     return out
+
+
+#: Integer options and their smallest allowed value (checked when given).
+MINIMUMS = {"bootstrap": 0, "chains": 1, "warmup": 1, "samples": 1, "n_steps": 1, "min_draws": 1, "resamples": 1,
+            "n_cutoffs": 1}
+
+
+def check_arguments(args) -> None:
+    """Every argument checked before any work, so a typo never costs a fit: integer options
+    (:data:`MINIMUMS`), the level, the Huber delta, the starts, prediction points, compute
+    budgets, :data:`CONFLICTS`, and the folder of every output file (it must exist and be
+    writable). ``ValueError`` naming the option on the first problem."""
+    from ._results import check_level
+    from ._validate import check_output_path
+    from .laws import get_law
+
+    for name, low in MINIMUMS.items():
+        value = getattr(args, name, None)
+        if value is not None and value < low:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+    if args.command == "demo" and args.bootstrap < 1:
+        raise ValueError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if getattr(args, "level", None) is not None:
+        check_level(args.level)
+    delta = getattr(args, "delta", None)
+    if delta is not None and not 0 < delta < float("inf"):
+        raise ValueError(f"--delta must be a finite number > 0, got {delta:g}")
+    if getattr(args, "starts", None) is not None:
+        _parse_starts(args.starts)
+    check_conflicts(args)
+    law = get_law(args.law) if getattr(args, "law", None) else None
+    if getattr(args, "group", None) is not None:
+        for option in ("bootstrap", "save", "plot", "predict"):
+            if _given(args, option):
+                raise ValueError(f"--{option} with --group is not supported yet; fit each group's CSV")
+        if getattr(args, "method", None) == "nuts":
+            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
+    if getattr(args, "predict", None):
+        _parse_points(args.predict, law)
+    if getattr(args, "compute", None) is not None:
+        if set(law.inputs) != {"N", "D"}:
+            raise ValueError(f"optimal needs a law of N and D; {law.name!r} has inputs {list(law.inputs)}")
+        bad = [c for c in args.compute if not 0 < c < float("inf")]
+        if bad:
+            raise ValueError(f"--compute must be finite FLOP budgets > 0, got {bad[0]:g}")
+    for name in ("json", "save", "save_idata", "plot"):
+        check_output_path(getattr(args, name, None), f"--{name.replace('_', '-')}")
 
 
 def fit_request(args) -> dict:
@@ -413,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from_shell = argv is None
     parser = build_parser()
     parser.add_argument("--no-cache", action="store_true", help="do not use the persistent compilation cache "
                         "(default: on, in ~/.cache/jaxscale/xla; also off with JAXSCALE_NO_CACHE=1)")
@@ -428,6 +493,7 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = one_line_warning
+            check_arguments(args)
             return args.func(args)
     except ConvergenceError as err:  # --on-failure raise
         print(f"jaxscale: failed: {' '.join(str(err).split())}", file=sys.stderr)
@@ -435,6 +501,14 @@ def main(argv=None) -> int:
     except (ValueError, OSError, RuntimeError) as err:
         print(f"jaxscale: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C: one line, no traceback, the shell's status 130
+        detail = str(err) if isinstance(err, Interrupted) else "interrupted"
+        print(f"jaxscale: {detail}", file=sys.stderr)
+        if from_shell:  # the real command: leave at once, never under a computation still in flight
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -200,5 +200,7 @@ def synthetic_chinchilla(seed: int = 0, noise: float = 0.01, params: Mapping | N
             rows.append((n, c / (6.0 * n), c))
     n, d, c = map(np.array, zip(*rows))
     clean = p["E"] + p["A"] / n ** a + p["B"] / d ** b
-    z = np.random.Generator(np.random.PCG64(seed)).standard_normal(n.shape[0])
+    from ._validate import seed_int
+
+    z = np.random.Generator(np.random.PCG64(seed_int(seed))).standard_normal(n.shape[0])
     return pd.DataFrame({"N": n, "D": d, "C": c, "loss": clean * np.exp(noise * z)})

@@ -100,57 +100,111 @@ def fetch(tree):
     return jax.device_get(tree)
 
 
-def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: Mapping, y, w, *,
+def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: Mapping | None, y, w, *,
                 n_steps: int, xtol: float, batched_data: bool = False, chunk_size: int | None = None,
-                progress: bool = False, dtype=np.float64) -> StartResults:
+                progress: bool = False, dtype=np.float64, n_batch: int | None = None, data_fn=None,
+                n_points: int | None = None, reduce=None, what: str | None = None):
     """Run the solver from every start; the engine behind :func:`fit` and the bootstrap.
 
     Without ``batched_data``: ``starts`` is ``(S, P)`` and ``x``/``y``/``w`` hold one data set of
-    ``n`` points. With ``batched_data``: ``starts`` is ``(B, S, P)`` and the data have a leading
-    batch axis ``B`` (groups or resamples). ``y`` is in the objective's space (log already taken
-    for log objectives). Work is split into equal chunks along the leading axis (padded with
-    copies of the first item, so every chunk has one shape and compiles once).
-    Returns NumPy arrays with the leading axes of ``starts``.
+    ``n`` points. With ``batched_data``: the data have a leading batch axis ``B`` (groups or
+    resamples) and ``starts`` is ``(B, S, P)``, or ``(S, P)`` shared by every item (broadcast one
+    chunk at a time, never materialised for all of ``B``). Instead of batched arrays, ``data_fn(lo,
+    hi)`` may return ``(x, y, w)`` for items ``lo:hi`` (``n_batch`` items of ``n_points`` points; it
+    is called once per chunk, in order), or ``(x, y, w, starts)`` with the chunk's own starts
+    ``(hi - lo, S, P)`` (``starts`` then only sizes the chunks), so data
+    such as bootstrap weights are generated one chunk at a time. ``y`` is in the objective's space
+    (log already taken for log objectives). Work is split into equal chunks along the leading axis
+    (the last one padded with copies of its first item, so every chunk has one shape and compiles
+    once).
+
+    ``reduce(StartResults) -> tuple of arrays`` (default: the five fields) is applied to every
+    chunk's output before it is kept, so a caller that needs only the best start per item keeps
+    ``O(B)`` numbers, not ``O(B * S)``. Memory is then ``O(chunk)`` working space plus the reduced
+    outputs. Returns a :class:`StartResults` (no ``reduce``) or the concatenated tuple.
+
+    Ctrl-C between chunks raises :class:`~jaxscale.Interrupted` (a ``KeyboardInterrupt``) that says
+    how many of the items (``what``: starts, groups, resamples) were done.
     """
+    from ._status import Interrupted
+
     dtype = resolve_dtype(dtype)
-    fn = _compiled(law, objective, solver, int(n_steps), float(xtol), bool(batched_data))
-    starts = np.asarray(starts, dtype=dtype)
-    total = starts.shape[0]
-    n = np.shape(y)[-1]
-    per_item = n * law.n_params * (starts.shape[1] if batched_data else 1)
-    size = _chunks(total, per_item, chunk_size)
+    fn = _compiled(law, objective, solver, int(n_steps), float(xtol), bool(batched_data or data_fn is not None))
+    starts = np.asarray(starts)
+    if data_fn is not None:
+        batched_data = True
+        total = int(n_batch)
+    elif batched_data:
+        total = int(np.shape(y)[0])
+        xb, yb, wb = x, y, w
+        data_fn = lambda lo, hi: ({k: v[lo:hi] for k, v in xb.items()}, yb[lo:hi], wb[lo:hi])
+    else:
+        total = starts.shape[0]
+    shared = batched_data and starts.ndim == 2
+    n_starts = (starts.shape[0] if shared else starts.shape[1]) if batched_data else 1
+    n = int(n_points) if n_points is not None else int(np.shape(y)[-1])
+    what = what or ("items" if batched_data else "starts")
+    size = _chunks(total, n * law.n_params * n_starts, chunk_size)
     n_dev = jax.device_count()
     if batched_data and n_dev > 1:
         size = math.ceil(size / n_dev) * n_dev  # every device gets the same share of a chunk
     n_chunks = math.ceil(total / size)
-    pad = n_chunks * size - total
 
-    def padded(a, batched):
+    def pad(a, k):
         a = np.asarray(a, dtype=dtype)
-        if not batched or pad == 0:
+        if k == 0:
             return a
-        return np.concatenate([a, np.repeat(a[:1], pad, axis=0)], axis=0)
+        return np.concatenate([a, np.repeat(a[:1], k, axis=0)], axis=0)
 
-    starts_p = padded(starts, True)
-    xs = {k: padded(v, batched_data) for k, v in x.items()}
-    ys, ws = padded(y, batched_data), padded(w, batched_data)
+    keep_all = reduce is None
+    if keep_all:
+        reduce = lambda r: (r.u, r.objective, r.grad_norm, r.newton_step, r.converged)
     outs = []
-    iterator = range(n_chunks)
+    bar = None
     if progress and n_chunks > 1:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, desc=f"fitting {law.name}", unit="chunk")
+        bar = tqdm(total=total, desc=f"fitting {law.name}", unit=what.rstrip("s") if what.endswith("s") else what)
     shard = batch_sharding(size) if batched_data else None
-    with precision(dtype):
-        for c in iterator:
-            sl = slice(c * size, (c + 1) * size)
-            if batched_data:
-                args = (starts_p[sl], {k: v[sl] for k, v in xs.items()}, ys[sl], ws[sl])
-                if shard is not None:
-                    args = jax.device_put(args, shard)
-            else:
-                args = (starts_p[sl], xs, ys, ws)
-            outs.append(fetch(fn(*args)))
-    u, f, g, s, conv = (np.concatenate([o[i] for o in outs], axis=0)[:total] for i in range(5))
-    return StartResults(u, f, g, s, conv.astype(bool))
-
+    done, pending = 0, None
+    try:
+        with precision(dtype):
+            if not batched_data:
+                xs = {k: np.asarray(v, dtype=dtype) for k, v in x.items()}
+                ys, ws = np.asarray(y, dtype=dtype), np.asarray(w, dtype=dtype)
+            for c in range(n_chunks):
+                lo, hi = c * size, min((c + 1) * size, total)
+                k = size - (hi - lo)
+                if batched_data:
+                    chunk = data_fn(lo, hi)
+                    cx, cy, cw = chunk[:3]
+                    if len(chunk) == 4:  # the chunk's own starts (B_chunk, S, P)
+                        cs = chunk[3]
+                    else:
+                        cs = np.broadcast_to(starts, (hi - lo,) + starts.shape) if shared else starts[lo:hi]
+                    args = (pad(cs, k), {name: pad(v, k) for name, v in cx.items()}, pad(cy, k), pad(cw, k))
+                    if shard is not None:
+                        args = jax.device_put(args, shard)
+                else:
+                    args = (pad(starts[lo:hi], k), xs, ys, ws)
+                pending = fn(*args)
+                out = fetch(pending)
+                pending = None
+                res = StartResults(*(np.asarray(o)[:hi - lo] for o in out[:4]),
+                                   np.asarray(out[4])[:hi - lo].astype(bool))
+                outs.append(reduce(res))
+                done = hi
+                if bar is not None:
+                    bar.update(hi - lo)
+    except KeyboardInterrupt:
+        if pending is not None:  # let the chunk in flight finish: exiting under it can crash XLA
+            try:
+                jax.block_until_ready(pending)
+            except Exception:  # pragma: no cover - whatever it was, we are stopping
+                pass
+        raise Interrupted(done, total, what) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    parts = tuple(np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0])))
+    return StartResults(*parts) if keep_all else parts

@@ -22,7 +22,7 @@ from ._results import DEFAULT_LEVEL, Result, Status
 from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
 from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
-from ._validate import check_points, data_sha256
+from ._validate import check_count, check_law, check_points, check_seed, data_sha256
 from ._varpro import VarPro, resolve_plan, varpro_starts
 from .laws import Law, get_law
 
@@ -213,32 +213,136 @@ class GroupedFit:
 # ----------------------------------------------------------------------------------------------
 # fit
 # ----------------------------------------------------------------------------------------------
-def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
-          on_failure="warn", plan="grid") -> FitResult:
-    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
-    if not np.isfinite(f).any():
-        raise RuntimeError(f"every start of the {law.name} fit gave a non-finite objective; "
-                           "check the data and the starts")
-    i = int(np.argmin(f))
-    params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
-    out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
-                    res, data, dtype, seed, plan)
+def _failures(out: FitResult) -> list:
+    """``[(message, category, short)]``: what is wrong with a fit (empty when nothing is)."""
+    law, res, params = out.law, out.starts, out.params
+    i = int(np.argmin(np.where(np.isfinite(res.objective), res.objective, np.inf)))
     failures = []
     if not out.converged:
         failures.append((f"the best start of the {law.name} fit did not converge (Newton step "
                          f"{res.newton_step[i]:.2g} relative; {out.n_converged}/{out.n_starts} starts converged; "
                          f"parameters {', '.join(f'{k}={v:.6g}' for k, v in params.items())}); raise n_steps or "
-                         "check the data", ConvergenceWarning))
+                         "check the data", ConvergenceWarning, "not converged"))
     bound = out.at_bound
     if bound:
         failures.append((f"the {law.name} fit has parameter(s) {', '.join(bound)} on a bound of their domain "
                          f"({', '.join(f'{k}={params[k]:.3g}' for k in bound)}): the data do not determine them; "
-                         "fit a simpler law or check the data", BoundWarning))
+                         "fit a simpler law or check the data", BoundWarning, f"on a bound: {', '.join(bound)}"))
+    return failures
+
+
+def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
+          on_failure="warn", plan="grid", what: str = "") -> FitResult:
+    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
+    if not np.isfinite(f).any():
+        raise RuntimeError(f"every start of the {law.name} fit{what} gave a non-finite objective; "
+                           "check the data and the starts")
+    i = int(np.argmin(f))
+    params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
+    out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
+                    res, data, dtype, seed, plan)
+    if on_failure == "ignore":
+        return out
+    failures = _failures(out)
     if failures and on_failure == "raise":
-        raise ConvergenceError("; ".join(m for m, _ in failures))
-    for message, category in failures:
+        raise ConvergenceError("; ".join(m for m, _, _ in failures))
+    for message, category, _ in failures:
         fail(message, category, on_failure)
     return out
+
+
+def _summarise_groups(law, column, failures: dict, n_groups: int, on_failure: str) -> None:
+    """One warning per kind of failure over all groups, naming the groups (the first 10)."""
+    if not failures or on_failure == "ignore":
+        return
+    by_kind: dict = {}
+    for key, items in failures.items():
+        for _, category, short in items:
+            kind = "did not converge" if category is ConvergenceWarning else "have a parameter on a bound"
+            by_kind.setdefault((kind, category), []).append((key, short))
+    messages = []
+    for (kind, category), items in by_kind.items():
+        names = [f"{k}" if category is ConvergenceWarning else f"{k} ({short.split(': ', 1)[1]})"
+                 for k, short in items]
+        more = f", ... ({len(names) - 10:,} more)" if len(names) > 10 else ""
+        messages.append((f"{len(items):,} of {n_groups:,} groups ({column}) of the {law.name} fit {kind}: "
+                         f"{', '.join(names[:10])}{more}; see result.table()", category))
+    if on_failure == "raise":
+        raise ConvergenceError("; ".join(m for m, _ in messages))
+    for message, category in messages:
+        fail(message, category, on_failure, stacklevel=4)
+
+
+def _group_layout(groups: np.ndarray):
+    """Sort the rows by group once: ``(keys, idx (G, n_max), mask (G, n_max), counts)``.
+
+    ``idx[g, j]`` is the row of the j-th point of group g (padded with the group's first row),
+    ``mask`` marks the real points. Keys in order of first appearance. Memory ``O(G * n_max)``,
+    with no per-group boolean mask over all rows."""
+    codes, keys = pd.factorize(groups, sort=False)
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(keys))
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    n_max = int(counts.max())
+    sorted_codes = codes[order]
+    pos = np.arange(order.shape[0]) - first[sorted_codes]
+    idx = np.repeat(order[first][:, None], n_max, axis=1)
+    idx[sorted_codes, pos] = order
+    mask = np.zeros(idx.shape, dtype=bool)
+    mask[sorted_codes, pos] = True
+    return keys, idx, mask, counts
+
+
+def _check_groups(law, ds: Dataset, keys, idx, mask, column) -> None:
+    """Per-group point-count and identifiability checks, vectorised over groups (1-d inputs);
+    laws with 2-d inputs are checked group by group."""
+    keep = mask & (ds.weights[idx] > 0)
+    n_pos = keep.sum(axis=1)
+    bad = np.flatnonzero(n_pos < law.n_params)
+    if bad.size:
+        g = int(bad[0])
+        raise ValueError(f"group {keys[g]!r} ({column}) has {int(n_pos[g])} point(s) with positive weight, fewer "
+                         f"than the {law.n_params} parameters of law {law.name!r}"
+                         + (f" ({bad.size:,} groups in all)" if bad.size > 1 else ""))
+    if any(np.ndim(v) != 1 for v in ds.inputs.values()):
+        for g, key in enumerate(keys):
+            rows = idx[g][mask[g]]
+            check_points(law, ds.weights[rows], f"group {key!r}", ds.subset(rows))
+        return
+    xs = {k: np.asarray(v)[idx] for k, v in ds.inputs.items()}
+    col = lambda k: f"input {k} (column {ds.columns.get(k, k)!r})" if isinstance(ds.columns.get(k, k), str) else f"input {k}"
+    for k, v in xs.items():
+        hi = np.where(keep, v, -np.inf).max(axis=1)
+        lo = np.where(keep, v, np.inf).min(axis=1)
+        bad = np.flatnonzero(hi == lo)
+        if bad.size:
+            g = int(bad[0])
+            raise ValueError(f"{col(k)} has the single value {lo[g]:g} in group {keys[g]!r}: law {law.name!r} cannot "
+                             "be identified from a constant input")
+    names = list(xs)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            same = np.all(np.where(keep, xs[a] == xs[b], True), axis=1)
+            bad = np.flatnonzero(same)
+            if bad.size:
+                raise ValueError(f"{col(a)} and {col(b)} are identical in group {keys[int(bad[0])]!r}: law "
+                                 f"{law.name!r} cannot tell them apart")
+    # distinct input points per group: sort the kept rows by (group, inputs) and count changes
+    g_of = np.broadcast_to(np.arange(len(keys))[:, None], idx.shape)[keep]
+    cols = [v[keep] for v in xs.values()]
+    order = np.lexsort(tuple(reversed(cols)) + (g_of,)) if cols else np.argsort(g_of)
+    g_sorted = g_of[order]
+    new = np.ones(order.shape[0], dtype=bool)
+    new[1:] = g_sorted[1:] != g_sorted[:-1]
+    for c in cols:
+        cs = c[order]
+        new[1:] |= cs[1:] != cs[:-1]
+    n_distinct = np.bincount(g_sorted[new], minlength=len(keys))
+    bad = np.flatnonzero(n_distinct < law.n_params)
+    if bad.size:
+        g = int(bad[0])
+        raise ValueError(f"group {keys[g]!r} has {int(n_distinct[g])} distinct input point(s) (duplicates of inputs "
+                         f"{names}), fewer than the {law.n_params} parameters of law {law.name!r}")
 
 
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
@@ -285,50 +389,47 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     """
     law = get_law(law)
     check_on_failure(on_failure)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    seed = check_seed(seed)
     objective = get_objective(loss, delta)
     spec = get_solver(solver)
-    n_steps = spec.default_steps if n_steps is None else int(n_steps)
-    if n_steps < 1:
-        raise ValueError("n_steps must be >= 1")
+    n_steps = spec.default_steps if n_steps is None else check_count(n_steps, "n_steps")
+    if chunk_size is not None:
+        chunk_size = check_count(chunk_size, "chunk_size")
     dtype = resolve_dtype(dtype)
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
                    log_target=objective.space == "log")
     plan = resolve_plan(plan, law, starts)
     u0 = None if isinstance(plan, VarPro) else make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
+    check_law(law, objective, ds, make_starts(law, "halton", n=8, seed=0) if u0 is None else u0, dtype)
     y = objective.target(ds.y)
     if group is None:
         check_points(law, ds.weights, "the data", ds)
         if u0 is None:
             u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
-                          chunk_size=chunk_size, progress=progress, dtype=dtype)
-        return _best(law, objective, spec, n_steps, res, ds, dtype, int(seed), on_failure, plan)
+                          chunk_size=chunk_size, progress=progress, dtype=dtype, what="starts")
+        return _best(law, objective, spec, n_steps, res, ds, dtype, seed, on_failure, plan)
 
-    keys = list(pd.unique(ds.groups))
-    masks = [ds.groups == k for k in keys]
-    for k, m in zip(keys, masks):
-        check_points(law, ds.weights[m], f"group {k!r}", ds.subset(m))
-    n_max = max(int(m.sum()) for m in masks)
-
-    def pad(a, m):
-        v = a[m]
-        return np.concatenate([v, np.repeat(v[:1], n_max - v.shape[0], axis=0)])  # points on axis 0
-
-    xs = {k: np.stack([pad(v, m) for m in masks]) for k, v in ds.inputs.items()}
-    ys = np.stack([pad(y, m) for m in masks])
-    ws = np.stack([np.concatenate([ds.weights[m], np.zeros(n_max - int(m.sum()))]) for m in masks])
+    keys, idx, mask, counts = _group_layout(ds.groups)
+    _check_groups(law, ds, keys, idx, mask, group)
+    xs = {k: np.asarray(v)[idx] for k, v in ds.inputs.items()}
+    ys = y[idx]
+    ws = np.where(mask, ds.weights[idx], 0.0)
     if u0 is None:
-        starts_b, _ = varpro_starts(law, objective, xs, ys, ws, batched_data=True, plan=plan, chunk_size=chunk_size,
-                                    progress=progress, dtype=dtype)
-    else:
-        starts_b = np.broadcast_to(u0, (len(keys),) + u0.shape)
-    res = solve_batch(law, objective, spec, starts_b, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,
-                      chunk_size=chunk_size, progress=progress, dtype=dtype)
-    fits = {}
-    for j, (k, m) in enumerate(zip(keys, masks)):
+        u0, _ = varpro_starts(law, objective, xs, ys, ws, batched_data=True, plan=plan, chunk_size=chunk_size,
+                              progress=progress, dtype=dtype)
+    res = solve_batch(law, objective, spec, u0, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,
+                      chunk_size=chunk_size, progress=progress, dtype=dtype, what="groups")
+    fits, failures = {}, {}
+    for j, k in enumerate(keys):
         r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
-        fits[k.item() if hasattr(k, "item") else k] = _best(law, objective, spec, n_steps, r, ds.subset(m), dtype,
-                                                                   int(seed), on_failure, plan)
+        key = k.item() if hasattr(k, "item") else k
+        one = _best(law, objective, spec, n_steps, r, ds.subset(idx[j][mask[j]]), dtype, seed, "ignore", plan,
+                    what=f" for group {key!r}")
+        fits[key] = one
+        if on_failure != "ignore":
+            bad = _failures(one)
+            if bad:
+                failures[key] = bad
+    _summarise_groups(law, group, failures, len(keys), on_failure)
     return GroupedFit(group, fits)

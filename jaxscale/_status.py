@@ -14,7 +14,7 @@ import numpy as np
 from .laws import Law
 
 __all__ = ["ConvergenceWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
-           "ON_FAILURE", "BOUND_RTOL", "params_at_bound", "check_on_failure", "fail"]
+           "ON_FAILURE", "BOUND_RTOL", "params_at_bound", "check_on_failure", "fail", "Interrupted"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -80,3 +80,14 @@ class BootstrapWarning(UserWarning):
 
 class SamplingWarning(UserWarning):
     """NUTS diagnostics failed: r-hat above 1.01 or divergent transitions."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a batch solve: a ``KeyboardInterrupt`` that says how far the work got.
+
+    ``done`` of ``total`` items (``what``: starts, groups, resamples) had finished; nothing is
+    returned and nothing the caller passed was changed."""
+
+    def __init__(self, done: int, total: int, what: str):
+        super().__init__(f"interrupted after {done:,} of {total:,} {what}")
+        self.done, self.total, self.what = int(done), int(total), what

@@ -1,15 +1,128 @@
-"""Checks that the data can identify a law, and the data hash that results record."""
+"""Checks run before any work: arguments (counts, levels, seeds, output paths), the law on a tiny
+input, whether the data can identify the law; and the data hash that results record.
+
+(Interval levels are checked by :func:`jaxscale._results.check_level`, the one level check.)
+Every check raises ``ValueError`` (a bad value) or ``TypeError`` (a value of the wrong type) whose
+message names the argument, so the command line can print it as one line.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import numbers
+import os
+import weakref
 
 import numpy as np
 
 from ._data import Dataset
 from .laws import Law
 
-__all__ = ["check_points", "check_identifiable", "data_sha256"]
+__all__ = ["check_points", "check_identifiable", "data_sha256", "check_count", "seed_int",
+           "check_seed", "check_output_path", "check_law", "SEED_BOUND"]
+
+#: Seeds in ``[0, SEED_BOUND)`` are used as they are; any other Python int is hashed into this range.
+SEED_BOUND = 2 ** 63
+
+
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """An integer count ``>= minimum``: ``TypeError`` for a non-integer (``1e3``, ``True``, ``"10"``),
+    ``ValueError`` below the minimum; both name the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """Any Python (or NumPy) integer, returned as a Python int; bools and floats are refused."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {seed!r} ({type(seed).__name__})")
+    return int(seed)
+
+
+def seed_int(seed, name: str = "seed") -> int:
+    """The seed the random generators receive: ``seed`` itself when ``0 <= seed < 2**63`` (so
+    existing seeds give the same draws), else the first 63 bits of the sha256 of its decimal
+    text. Any Python int (negative, ``>= 2**64``) thus gives a valid, reproducible key."""
+    seed = check_seed(seed, name)
+    if 0 <= seed < SEED_BOUND:
+        return seed
+    digest = hashlib.sha256(f"jaxscale-seed:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % SEED_BOUND
+
+
+def check_output_path(path, name: str) -> str:
+    """An output file path whose folder exists and is writable, checked before any work.
+
+    Raises ``ValueError`` naming the argument: a missing folder, a folder that cannot be
+    written, or a path that is an existing folder."""
+    if path is None:
+        return path
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{name} must be a file path, got {path!r}") from None
+    if not path:
+        raise ValueError(f"{name} must be a file path, got an empty string")
+    if os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a folder; give a file path")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{name}: folder {folder!r} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: folder {folder!r} is not writable")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ValueError(f"{name}: file {path!r} exists and is not writable")
+    return path
+
+
+_LAWS_CHECKED: "weakref.WeakKeyDictionary[Law, set]" = weakref.WeakKeyDictionary()
+
+
+def check_law(law: Law, objective, ds: Dataset, u0: np.ndarray, dtype, n_points: int = 3,
+              n_starts: int = 8) -> None:
+    """Run the law once on a tiny input (the first ``n_points`` data points, the first
+    ``n_starts`` starts) before the batch is compiled: an exception, an output of the wrong shape
+    or dtype, or non-finite output at every one of those starts raise ``ValueError`` naming the
+    law. A law that passed is not run again for the same objective space, input ranks and dtype."""
+    import jax.numpy as jnp
+
+    from ._config import precision
+
+    key = (objective.space, tuple(np.ndim(v) for v in ds.inputs.values()), np.dtype(dtype).name)
+    if key in _LAWS_CHECKED.get(law, ()):
+        return
+    k = min(n_points, ds.n)
+    with precision(dtype):
+        x = {name: jnp.asarray(np.asarray(v)[:k]) for name, v in ds.inputs.items()}
+        finite = False
+        for i in range(min(n_starts, u0.shape[0])):
+            params = law.constrain(jnp.asarray(u0[i]))
+            try:
+                out = objective.model_output(law, params, x)
+            except Exception as err:  # the law's own code failed: say which law
+                raise ValueError(f"law {law.name!r} failed on a {k}-point input: {type(err).__name__}: "
+                                 f"{' '.join(str(err).split())}") from None
+            shape = np.shape(out)
+            if shape != (k,):
+                raise ValueError(f"law {law.name!r} must return one value per data point (shape ({k},) for "
+                                 f"{k} points), got shape {shape}")
+            arr = np.asarray(out)
+            if arr.dtype.kind not in "fc":
+                raise ValueError(f"law {law.name!r} must return floating-point values, got dtype {arr.dtype}")
+            if np.all(np.isfinite(arr)):
+                finite = True
+                break
+    if finite:
+        _LAWS_CHECKED.setdefault(law, set()).add(key)
+        return
+    if not finite:
+        raise ValueError(f"law {law.name!r} returns NaN or infinite values on the first {k} data points at "
+                         f"every one of the first {min(n_starts, u0.shape[0])} starts; check the law and its "
+                         "start grid")
 
 
 def check_points(law: Law, weights: np.ndarray, what: str, ds: Dataset | None = None) -> None:
