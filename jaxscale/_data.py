@@ -58,15 +58,58 @@ def parse_mapping(spec) -> dict:
     return out
 
 
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _sniff_csv(path: str) -> tuple[str, list]:
+    """The delimiter (``,``, ``;``, tab or ``|``, from the first lines) and the header's names.
+
+    The header is read by the ``csv`` module, so duplicated names are seen as they are written
+    (pandas would rename the second ``loss`` to ``loss.1`` and fit the first one silently)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        sample = fh.read(65536)
+    lines = sample.splitlines()
+    header = lines[0] if lines else ""
+    try:
+        sep = csv.Sniffer().sniff(sample if len(lines) > 1 else header, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        counts = {d: header.count(d) for d in _DELIMITERS}
+        sep = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    if header.count(sep) == 0 and any(header.count(d) for d in _DELIMITERS):  # trust the header's delimiter
+        sep = max(_DELIMITERS, key=header.count)
+    names = next(csv.reader([header], delimiter=sep)) if header else []
+    return sep, [n.strip() for n in names]
+
+
+def check_unique_columns(names, where: str) -> None:
+    """``ValueError`` naming duplicated column names (and their positions)."""
+    seen: dict = {}
+    for i, n in enumerate(names):
+        seen.setdefault(str(n), []).append(i + 1)
+    dup = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if dup:
+        what = "; ".join(f"{n!r} (columns {', '.join(map(str, pos))})" for n, pos in dup.items())
+        raise ValueError(f"{where} has duplicated column name(s) {what}: rename them so that each column is "
+                         "named once")
+
+
 def as_frame(data) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
+        check_unique_columns(list(data.columns), "the data frame")
         return data
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         if not os.path.exists(path):
             raise ValueError(f"data file not found: {path}")
+        if os.path.isdir(path):
+            raise ValueError(f"data file {path} is a folder")
+        sep, names = _sniff_csv(path)
+        check_unique_columns(names, f"data file {path}")
         try:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, sep=sep)
+            frame.attrs["source"] = f"data file {path}" + ("" if sep == "," else f" (read with delimiter {sep!r})")
         except pd.errors.EmptyDataError:
             raise ValueError(f"data file {path} is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -97,10 +140,19 @@ def _numeric(values, what: str) -> np.ndarray:
     if arr.dtype.kind in "bcmM":
         raise ValueError(f"{what} has dtype {arr.dtype}; expected real numbers (int or float)")
     if arr.dtype.kind not in "iuf":
-        try:
-            arr = pd.to_numeric(pd.Series(arr), errors="raise").to_numpy()
-        except (ValueError, TypeError):
-            raise ValueError(f"{what} has non-numeric values") from None
+        series = pd.Series(arr)
+        conv = pd.to_numeric(series, errors="coerce")
+        bad = conv.isna().to_numpy() & series.notna().to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            value = series.iloc[i]
+            hint = ""
+            if isinstance(value, str) and any(c in value for c in ",. '_") and \
+                    pd.notna(pd.to_numeric(value.replace(",", "").replace("_", "").replace("'", "").replace(" ", ""),
+                                           errors="coerce")):
+                hint = " (a thousands separator or decimal comma? write plain numbers such as 1234.5)"
+            raise ValueError(f"{what} has {int(bad.sum())} non-numeric value(s), first {value!r} at row {i}{hint}")
+        arr = conv.to_numpy()
     arr = np.array(arr, dtype=np.float64, copy=True)
     bad = ~np.isfinite(arr)
     if bad.any():
@@ -118,7 +170,11 @@ def numeric_column(frame: pd.DataFrame, col, what: str) -> np.ndarray:
             raise ValueError(f"{what} has shape {arr.shape}, but the data have {frame.shape[0]} rows")
         return _numeric(arr, what)
     if col not in frame.columns:
-        raise ValueError(f"unknown column {col!r} for {what}; available columns: {list(map(str, frame.columns))}")
+        cols = list(map(str, frame.columns))
+        hint = ""
+        if len(cols) == 1 and any(d in cols[0] for d in _DELIMITERS[1:]):
+            hint = f" (one column only: is the file separated by {next(d for d in _DELIMITERS[1:] if d in cols[0])!r}?)"
+        raise ValueError(f"unknown column {col!r} for {what}; available columns: {cols}{hint}")
     return _numeric(frame[col].to_numpy(), f"column {col!r} ({what})")
 
 

@@ -15,14 +15,28 @@ backend and the device kind it was computed on. :func:`load` checks them: a law 
 differs from the saved one raises, and so does data whose hash no longer matches (a damaged
 file). A law that is not registered must be passed as ``load(path, law=my_law)``.
 
-Writing is atomic: the file is written to a temporary file in the same folder, flushed to disk
-and renamed over ``path`` (``os.replace``), so an interrupted save leaves any earlier file at
-``path`` intact and no partial file behind.
+**Tamper-evident.** Every file also carries the sha256 of its whole content
+(``content_sha256``): for JSON, of the canonical JSON text of everything else in the file
+(parameters, every start's status, the data, the metadata); for netCDF, of every data variable
+of every group (name, dtype, shape and bytes, in a fixed order) and the settings. :func:`load`
+recomputes it, so a file that was edited (a parameter, ``converged``, one bootstrap draw),
+truncated, damaged or written by something else raises one ``ValueError`` naming the file,
+never a ``KeyError``, ``OSError`` or ``JSONDecodeError``. Files of format 1 (no content hash)
+are refused: load them with the jaxscale that wrote them and save again.
+
+Writing is atomic: the file is written to a temporary file in the same folder
+(``.NAME.PID.XXXX.tmp``), flushed to disk and renamed over ``path`` (``os.replace``), so an
+interrupted save leaves any earlier file at ``path`` intact. The temporary file is removed on
+every error path; only ``kill -9`` (or a power cut) can leave one, and the next :func:`save` or
+:func:`load` of that path removes those whose process is gone. Files get the permissions of the
+user's umask (like any file the user creates), not ``mkstemp``'s 0600.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
+import hashlib
 import json
 import math
 import os
@@ -38,11 +52,12 @@ from ._objectives import Objective
 from ._solvers import SolverSpec
 from ._varpro import VarPro
 
-__all__ = ["save", "load", "metadata", "atomic_write", "write_json", "FORMAT_VERSION"]
+__all__ = ["save", "load", "metadata", "atomic_write", "write_json", "clean_stale_temps", "FORMAT_VERSION"]
 
-#: Version of the on-disk layout; bumped when it changes incompatibly.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout; bumped when it changes incompatibly (2: content hash).
+FORMAT_VERSION = 2
 _GROUP = "jaxscale"
+_HASH = "content_sha256"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -61,23 +76,116 @@ def metadata(fit: FitResult) -> dict:
             "dtype": np.dtype(fit.dtype).name}
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def clean_stale_temps(path) -> int:
+    """Remove temporary files of ``path`` (``.NAME.PID.XXXX.tmp``) left by a killed process.
+
+    Only files whose writing process no longer exists are removed (a save in progress in another
+    process is left alone). Returns how many were removed."""
+    path = os.fspath(path)
+    folder, name = os.path.split(os.path.abspath(path))
+    removed = 0
+    for tmp in glob.glob(os.path.join(glob.escape(folder), f".{glob.escape(name)}.*.tmp")):
+        pid = os.path.basename(tmp)[len(name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                os.unlink(tmp)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
 def atomic_write(path, write) -> str:
-    """``write(tmp)`` into a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    """``write(tmp)`` into a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    The temporary file is removed on every error path (``BaseException``: Ctrl-C included); stale
+    ones of killed processes are cleaned first (:func:`clean_stale_temps`). The file gets the
+    user's umask permissions."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    clean_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+# ----------------------------------------------------------------------------------------------
+# Content hashes
+# ----------------------------------------------------------------------------------------------
+def _canonical_json(doc: dict) -> bytes:
+    return json.dumps(doc, allow_nan=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _doc_sha256(doc: dict) -> str:
+    """sha256 of a JSON document without its own hash field (canonical text: sorted keys)."""
+    return hashlib.sha256(_canonical_json({k: v for k, v in doc.items() if k != _HASH})).hexdigest()
+
+
+def _array_bytes(a) -> tuple[str, bytes]:
+    a = np.asarray(a)
+    if a.dtype.kind == "b":
+        a = a.astype("u1")
+    elif a.dtype.kind in "iu":
+        a = a.astype("<i8")
+    elif a.dtype.kind == "f":
+        a = a.astype("<f8")
+    elif a.dtype.kind in "US":
+        return "str", "\x1f".join(map(str, a.ravel().tolist())).encode()
+    else:
+        raise ValueError(f"cannot hash an array of dtype {a.dtype}")
+    return a.dtype.str, np.ascontiguousarray(a).tobytes()
+
+
+def _datasets_sha256(groups: dict, info: str) -> str:
+    """sha256 over ``{group: xarray.Dataset}`` (data variables: name, dtype, shape, bytes) and the
+    settings text ``info``."""
+    h = hashlib.sha256(info.encode())
+    for g in sorted(groups):
+        xds = groups[g]
+        for name in sorted(map(str, xds.data_vars)):
+            arr = np.asarray(xds[name].values)
+            kind, data = _array_bytes(arr)
+            h.update(f"|{g}/{name}:{kind}:{arr.shape}|".encode())
+            h.update(data)
+    return h.hexdigest()
+
+
+class _Damaged(ValueError):
+    """A saved file whose content does not match its recorded hash."""
+
+
+def _check_hash(recorded, actual, what: str) -> None:
+    if recorded is None:
+        raise _Damaged(f"{what} has no content sha256 (saved by jaxscale format 1, or not by jaxscale): "
+                       "load it with the version that wrote it and save it again")
+    if recorded != actual:
+        raise _Damaged(f"{what} does not match its recorded content sha256: the file is damaged or was edited")
 
 
 def write_json(path, payload: dict) -> str:
@@ -168,10 +276,11 @@ def _plan_from_json(plan):
 
 
 def _fit_from_json(doc: dict, law) -> FitResult:
-    if doc.get("jaxscale_result") != "fit":
+    if not isinstance(doc, dict) or doc.get("jaxscale_result") != "fit":
         raise ValueError("not a saved jaxscale fit")
     if doc.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"saved with a newer file format ({doc['format_version']}); upgrade jaxscale")
+    _check_hash(doc.get(_HASH), _doc_sha256(doc), "the saved fit")
     meta = doc["meta"]
     law = _resolve_law(meta, law)
     if set(doc["params"]) != set(law.param_names):
@@ -198,6 +307,11 @@ def _json_bytes(doc: dict) -> bytes:
     return json.dumps(doc, allow_nan=False, separators=(",", ":")).encode()
 
 
+def _sealed(doc: dict) -> dict:
+    """``doc`` with its content hash (:func:`_doc_sha256`) as the last field."""
+    return {**doc, _HASH: _doc_sha256(doc)}
+
+
 # ----------------------------------------------------------------------------------------------
 # Bootstrap and posterior
 # ----------------------------------------------------------------------------------------------
@@ -205,7 +319,7 @@ def _bootstrap_dataset(boot):
     import xarray as xr
 
     names = boot.law.param_names
-    fit_bytes = np.frombuffer(_json_bytes(_fit_to_json(boot.fit)), dtype=np.uint8)
+    fit_bytes = np.frombuffer(_json_bytes(_sealed(_fit_to_json(boot.fit))), dtype=np.uint8)
     data_vars = {f"draw__{k}": ("resample", np.asarray(boot.draws[k])) for k in names}
     data_vars["converged"] = ("resample", np.asarray(boot.converged, dtype=bool))
     data_vars["objective"] = ("resample", np.asarray(boot.objective))
@@ -216,13 +330,18 @@ def _bootstrap_dataset(boot):
             "seed": boot.seed, "fit_seed": boot.fit.seed}, "scheme": boot.scheme, "seed": boot.seed,
             "level": boot.level, "min_draws": boot.min_draws, "starts_per_resample": boot.starts_per_resample,
             "jackknife": boot.jackknife is not None}
-    return xr.Dataset(data_vars, attrs={_GROUP: json.dumps(info, allow_nan=False)})
+    text = json.dumps(info, allow_nan=False)
+    xds = xr.Dataset(data_vars, attrs={_GROUP: text})
+    xds.attrs[_HASH] = _datasets_sha256({"": xds}, text)
+    return xds
 
 
 def _bootstrap_from_dataset(xds, law):
     from ._bootstrap import BootstrapResult
 
-    info = json.loads(xds.attrs[_GROUP])
+    text = xds.attrs[_GROUP]
+    _check_hash(xds.attrs.get(_HASH), _datasets_sha256({"": xds}, text), "the saved bootstrap")
+    info = json.loads(text)
     fit = _fit_from_json(json.loads(np.asarray(xds["fit_json"].values, dtype=np.uint8).tobytes()), law)
     names = fit.law.param_names
     draws = {k: np.asarray(xds[f"draw__{k}"].values) for k in names}
@@ -237,13 +356,17 @@ def _bootstrap_from_dataset(xds, law):
 def _posterior_group(post):
     import xarray as xr
 
-    fit_bytes = np.frombuffer(_json_bytes(_fit_to_json(post.fit)), dtype=np.uint8)
+    fit_bytes = np.frombuffer(_json_bytes(_sealed(_fit_to_json(post.fit))), dtype=np.uint8)
     info = {"jaxscale_result": "posterior", "format_version": FORMAT_VERSION,
             "meta": {**metadata(post.fit), "seed": post.seed, "fit_seed": post.fit.seed},
             "likelihood": post.likelihood, "chains": post.chains, "seed": post.seed, "level": post.level,
             "min_draws": post.min_draws,
             "n_divergences": post.n_divergences, "variables": list(post.draws)}
-    return xr.Dataset({"fit_json": ("fit_json_bytes", fit_bytes)}, attrs={_GROUP: json.dumps(info, allow_nan=False)})
+    text = json.dumps(info, allow_nan=False)
+    group = xr.Dataset({"fit_json": ("fit_json_bytes", fit_bytes)}, attrs={_GROUP: text})
+    groups = {g: getattr(post.idata, g) for g in post.idata.groups()}
+    group.attrs[_HASH] = _datasets_sha256({**groups, _GROUP: group}, text)
+    return group
 
 
 def _posterior_from_idata(idata, law):
@@ -251,9 +374,12 @@ def _posterior_from_idata(idata, law):
     from ._bayes import PosteriorResult
 
     group = _arviz.get_group(idata, _GROUP)
-    info = json.loads(group.attrs[_GROUP])
-    fit = _fit_from_json(json.loads(np.asarray(group["fit_json"].values, dtype=np.uint8).tobytes()), law)
+    text = group.attrs[_GROUP]
     idata = _arviz.without_group(idata, _GROUP)
+    groups = {g: getattr(idata, g) for g in idata.groups()}
+    _check_hash(group.attrs.get(_HASH), _datasets_sha256({**groups, _GROUP: group}, text), "the saved posterior")
+    info = json.loads(text)
+    fit = _fit_from_json(json.loads(np.asarray(group["fit_json"].values, dtype=np.uint8).tobytes()), law)
     by_chain = {k: np.asarray(idata.posterior[k].values) for k in info["variables"]}
     flat = {k: v.reshape((-1,) + v.shape[2:]) for k, v in by_chain.items()}
     summary = _arviz.summary(idata, info["variables"])
@@ -278,7 +404,7 @@ def save(result, path) -> str:
     from ._bootstrap import BootstrapResult
 
     if isinstance(result, FitResult):
-        payload = _json_bytes(_fit_to_json(result))
+        payload = _json_bytes(_sealed(_fit_to_json(result)))
 
         def write(tmp):
             with open(tmp, "wb") as fh:
@@ -305,12 +431,28 @@ def load(path, law: Law | str | None = None):
     """Load a result written by :func:`save`; the same class comes back, with equal numbers.
 
     ``law``: needed when the result's law is not registered (a custom law); it must have the
-    saved name and version. Raises ``ValueError`` for a missing, foreign or damaged file, a
-    law-version mismatch or data whose sha256 does not match the recorded one.
+    saved name and version. Raises one ``ValueError`` naming the file for a missing, foreign,
+    truncated, damaged or edited file (its content sha256 no longer matches), a law-version
+    mismatch or data whose sha256 does not match the recorded one. Stale temporary files of a
+    killed save of ``path`` are ignored and removed.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"result file not found: {path}")
+    clean_stale_temps(path)
+    try:
+        return _load(path, law)
+    except _Damaged as err:
+        raise ValueError(f"{path}: {err}") from None
+    except ValueError as err:
+        text = str(err)
+        raise ValueError(text if path in text else f"{path}: {text}") from None
+    except Exception as err:  # KeyError, OSError, UnicodeDecodeError, TypeError...: a damaged or foreign file
+        detail = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+        raise ValueError(f"{path} is damaged, truncated or not a saved jaxscale result ({detail})") from None
+
+
+def _load(path: str, law):
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.lstrip()[:1] == b"{":

@@ -261,3 +261,211 @@ def test_halton_starts_never_build_the_grid():
     with pytest.warns(StartsWarning, match="3.49e\\+09 points"):
         g = make_starts(law, None)
     assert g.shape == (MAX_GRID_STARTS, 20)
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. Tamper-evident saves
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_boot(small_fit):
+    return js.bootstrap(small_fit, 8, n_basins=0, seed=3, progress=False, on_failure="ignore", min_draws=4)
+
+
+def _refused(path):
+    with pytest.raises(ValueError) as err:
+        js.load(path)
+    assert str(path) in str(err.value), err.value
+    return str(err.value)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["params"].__setitem__("alpha", d["params"]["alpha"] * 1.01),
+    lambda d: d.__setitem__("objective", 0.0),
+    lambda d: d.__setitem__("converged", not d["converged"]),
+    lambda d: d["meta"].__setitem__("seed", 7),
+    lambda d: d["starts"]["converged"]["data"].__setitem__(0, not d["starts"]["converged"]["data"][0]),
+    lambda d: d.__setitem__("content_sha256", "0" * 64),
+    lambda d: d.pop("content_sha256"),
+])
+def test_edited_fit_json_is_refused(small_fit, tmp_path, edit):
+    p = tmp_path / "fit.json"
+    js.save(small_fit, p)
+    doc = json.loads(p.read_text())
+    edit(doc)
+    p.write_text(json.dumps(doc))
+    assert "sha256" in _refused(p)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda b: b[: len(b) // 2],           # truncated
+    lambda b: b[:-1],                      # one byte short
+    lambda b: b"",                          # empty
+    lambda b: b"\xff\xfe" + b[2:],          # not UTF-8
+    lambda b: b'{"jaxscale_result": "fit"}',  # foreign / incomplete
+    lambda b: b"[1, 2, 3]",                 # JSON, not an object
+])
+def test_damaged_fit_json_is_one_value_error(small_fit, tmp_path, damage):
+    p = tmp_path / "fit.json"
+    js.save(small_fit, p)
+    p.write_bytes(damage(p.read_bytes()))
+    _refused(p)
+
+
+def test_edited_and_truncated_bootstrap_netcdf_is_refused(small_boot, tmp_path):
+    import xarray as xr
+
+    p = tmp_path / "boot.nc"
+    js.save(small_boot, p)
+    back = js.load(p)
+    np.testing.assert_array_equal(back.draws["alpha"], small_boot.draws["alpha"])
+    with xr.open_dataset(p, engine="h5netcdf") as xds:
+        edited = xds.load()
+    edited["draw__alpha"] = edited["draw__alpha"] * 1.5  # every draw
+    q = tmp_path / "edited.nc"
+    edited.to_netcdf(q, engine="h5netcdf")
+    assert "content sha256" in _refused(q)
+    with xr.open_dataset(p, engine="h5netcdf") as xds:
+        edited = xds.load()
+    edited["converged"] = ~edited["converged"]
+    edited.to_netcdf(tmp_path / "conv.nc", engine="h5netcdf")
+    _refused(tmp_path / "conv.nc")
+    data = p.read_bytes()
+    (tmp_path / "trunc.nc").write_bytes(data[: len(data) // 2])
+    _refused(tmp_path / "trunc.nc")
+
+
+def test_edited_posterior_netcdf_is_refused(small_fit, tmp_path):
+    import xarray as xr
+
+    from jaxscale import _arviz
+
+    rng = np.random.default_rng(0)
+    by_chain = {k: v + 0.01 * rng.standard_normal((2, 30)) for k, v in small_fit.params.items()}
+    by_chain["sigma"] = np.abs(0.01 + 0.001 * rng.standard_normal((2, 30)))
+    n = small_fit.data.n
+    idata = _arviz.inference_data(posterior=by_chain, log_likelihood={"obs": rng.standard_normal((2, 30, n))},
+                                  posterior_predictive={"obs": rng.standard_normal((2, 30, n))},
+                                  observed={"obs": np.log(small_fit.data.y)},
+                                  sample_stats={"diverging": np.zeros((2, 30), bool)},
+                                  constant_data=dict(small_fit.data.inputs))
+    post = js.PosteriorResult(small_fit, {k: v.reshape(-1) for k, v in by_chain.items()}, idata,
+                              _arviz.summary(idata, list(by_chain)), 0, "gaussian", 2, 5, 0.9)
+    p = tmp_path / "post.nc"
+    js.save(post, p)
+    np.testing.assert_array_equal(js.load(p).draws["a"], post.draws["a"])
+    with xr.open_dataset(p, group="posterior", engine="h5netcdf") as xds:
+        posterior = xds.load()
+    posterior["a"] = posterior["a"] * 2
+    posterior.to_netcdf(p, group="posterior", mode="a", engine="h5netcdf")
+    assert "content sha256" in _refused(p)
+
+
+def test_saved_files_get_the_users_umask(small_fit, tmp_path):
+    for mask, mode in ((0o022, 0o644), (0o002, 0o664), (0o077, 0o600)):
+        old = os.umask(mask)
+        try:
+            js.save(small_fit, tmp_path / f"f{mask}.json")
+            js._io.write_json(tmp_path / f"s{mask}.json", {"a": 1})
+        finally:
+            os.umask(old)
+        assert (os.stat(tmp_path / f"f{mask}.json").st_mode & 0o777) == mode
+        assert (os.stat(tmp_path / f"s{mask}.json").st_mode & 0o777) == mode
+
+
+_KILLED_SAVE = """
+import os, sys, time
+import jaxscale as js
+from jaxscale import _io
+fit = js.load(sys.argv[1])
+def stall(fd):
+    print("writing", flush=True)
+    time.sleep(60)
+_io.os.fsync = stall
+js.save(fit, sys.argv[1])
+"""
+
+
+def test_kill_9_during_save_leaves_the_old_file_and_the_next_load_cleans_up(small_fit, tmp_path):
+    p = tmp_path / "fit.json"
+    js.save(small_fit, p)
+    before = p.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_SAVE, str(p)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"  # mid-save: the temporary file is written
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    stale = [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+    assert len(stale) == 1 and stale[0].startswith(f".fit.json.{proc.pid}.")
+    assert p.read_bytes() == before
+    back = js.load(p)  # the old file loads, the stale temporary file is removed
+    assert back.params == small_fit.params
+    assert sorted(os.listdir(tmp_path)) == ["fit.json"]
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. Data hygiene
+# ----------------------------------------------------------------------------------------------
+def test_duplicated_column_names_are_refused(tmp_path):
+    import pandas as pd
+
+    p = tmp_path / "dup.csv"
+    p.write_text("x,loss,loss\n1,2,3\n2,3,4\n3,4,5\n")
+    with pytest.raises(ValueError, match=r"duplicated column name\(s\) 'loss' \(columns 2, 3\)"):
+        js.fit("power_law", p, progress=False)
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["x", "loss", "loss"])
+    with pytest.raises(ValueError, match="duplicated column name"):
+        js.fit("power_law", frame, progress=False)
+
+
+def test_semicolon_csv_is_read(tmp_path):
+    from jaxscale._data import as_frame
+
+    p = tmp_path / "semi.csv"
+    p.write_text("x;loss\n1;2.5\n10;1.5\n100;1.2\n")
+    frame = as_frame(p)
+    assert list(frame.columns) == ["x", "loss"] and frame["loss"].tolist() == [2.5, 1.5, 1.2]
+    tab = tmp_path / "tab.csv"
+    tab.write_text("x\tloss\n1\t2.5\n10\t1.5\n")
+    assert list(as_frame(tab).columns) == ["x", "loss"]
+
+
+def test_parse_errors_name_the_row_and_value(tmp_path):
+    p = tmp_path / "thousands.csv"
+    p.write_text('x,loss\n1,2.5\n10,1.5\n"1,000",1.2\n')
+    with pytest.raises(ValueError, match=r"column 'x' \(input x\) has 1 non-numeric value\(s\), first '1,000' at row 2 "
+                                         r"\(a thousands separator"):
+        js.fit("power_law", p, progress=False)
+
+
+def test_grouped_fit_warnings_are_summarised_and_name_the_groups():
+    x = np.tile(np.logspace(0, 3, 4), 12)
+    g = np.repeat([f"run{i}" for i in range(12)], 4)
+    y = 3.0 * x ** -0.4 * np.exp(0.01 * np.random.default_rng(0).standard_normal(x.size))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = js.fit("power_law", {"x": x, "loss": y, "g": g}, group="g", n_steps=1, starts="halton", n_starts=2,
+                     progress=False)
+    conv = [w for w in caught if issubclass(w.category, js.ConvergenceWarning)]
+    n_bad = sum(not f.converged for f in res.fits.values())
+    assert n_bad > 10  # one solver step does not converge
+    assert len(conv) == 1  # one line for all the groups
+    msg = str(conv[0].message)
+    assert f"{n_bad} of 12 groups (g)" in msg and "run0" in msg and "more)" in msg
+    with pytest.raises(js.ConvergenceError, match="of 12 groups"):
+        js.fit("power_law", {"x": x, "loss": y, "g": g}, group="g", n_steps=1, starts="halton", n_starts=2,
+               progress=False, on_failure="raise")
+
+
+def test_groups_are_fitted_by_segment_like_one_by_one():
+    rng = np.random.default_rng(1)
+    x = rng.permutation(np.tile(np.logspace(0, 3, 5), 3))
+    g = np.array(["b", "a", "c"] * 5)
+    y = 2.0 * x ** -0.3 * np.exp(0.01 * rng.standard_normal(x.size))
+    grouped = js.fit("power_law", {"x": x, "loss": y, "g": g}, group="g", loss="squared_log", progress=False)
+    assert list(grouped.fits) == ["b", "a", "c"]  # order of first appearance
+    for k, one in grouped.fits.items():
+        m = g == k
+        alone = js.fit("power_law", {"x": x[m], "loss": y[m]}, loss="squared_log", progress=False)
+        np.testing.assert_allclose(one.params["alpha"], alone.params["alpha"], rtol=1e-9)
+        np.testing.assert_array_equal(one.data.inputs["x"], x[m])  # the group's rows, in their order
