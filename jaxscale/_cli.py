@@ -1,4 +1,4 @@
-"""Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale demo``.
+"""Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale isoflop``, ``jaxscale demo``.
 
 Every subcommand is thin: argparse -> one request (the keyword arguments of one library call,
 built by a ``*_request`` function) -> the library call -> ``result.summary()`` on stdout and
@@ -434,6 +434,61 @@ def _args_demo(d) -> None:
     output_options(d, save=True, plot="plot the fit extrapolated to 1e24 FLOP to PATH")
 
 
+def _args_isoflop(p) -> None:
+    p.add_argument("data", help="CSV file with one row per training run")
+    p.add_argument("--size", default="N", help="column of model sizes N (default: N)")
+    p.add_argument("--compute", default="C", help="column of compute budgets C in FLOP (default: C)")
+    p.add_argument("--tokens", default=None, help="column of training tokens D: budgets C = 6 N D (instead of --compute)")
+    p.add_argument("--loss", "--target", dest="loss", default="loss", help="column of final losses (default: loss)")
+    p.add_argument("--method", default="parabola", choices=["parabola", "akima", "law"],
+                   help="per-budget minimum: parabola (Hoffmann et al.), akima (Porian et al.) or law (chinchilla)")
+    p.add_argument("--resample", default="points", choices=["points", "noise", "budgets"],
+                   help="bootstrap: runs within budgets, seed noise on the losses, or whole budgets")
+    p.add_argument("--n-resamples", type=int, default=2000, help="resamples (0: no intervals; default 2000)")
+    p.add_argument("--weighting", default="none", choices=["none", "inverse_variance"],
+                   help="stage-2 weights across budgets (inverse_variance: 1/var of each minimum)")
+    p.add_argument("--noise", type=float, default=None, help="loss noise sd for --resample noise (default estimated)")
+    p.add_argument("--keep-unbracketed", action="store_true",
+                   help="keep budgets whose minimum lies outside the sizes run (as extrapolations)")
+    p.add_argument("--at", type=float, nargs="+", default=None, metavar="C",
+                   help="compute-optimal N and D with intervals at these budgets (FLOP)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resamples")
+    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--min-draws", type=int, default=None, metavar="N",
+                   help="fewest valid resamples an interval is made from (default: 100 at 95%%)")
+    output_options(p, save=True, plot="plot the isoFLOP curves and their minima to PATH")
+
+
+def isoflop_request(args) -> dict:
+    inputs = {"N": args.size}
+    if args.tokens is not None:
+        inputs["D"] = args.tokens
+    else:
+        inputs["C"] = args.compute
+    return dict(inputs=inputs, target=args.loss, method=args.method, resample=args.resample,
+                n_resamples=args.n_resamples, weighting=args.weighting, noise=args.noise,
+                keep_unbracketed=args.keep_unbracketed, seed=args.seed, level=args.level, min_draws=args.min_draws)
+
+
+def _run_isoflop(args) -> int:
+    """``jaxscale isoflop runs.csv --compute flops --size params --loss loss --at 3.8e25``."""
+    from ._isoflop import fit_isoflop
+
+    iso = fit_isoflop(args.data, **isoflop_request(args))
+    tables = {"budgets": ("per budget", iso.budget_table())}
+    if args.at:
+        tables["optimal"] = ("compute-optimal allocation (N_opt = k_n C^a, D_opt = C / (6 N_opt))",
+                             compute_optimal(iso, args.at, level=args.level))
+
+    def plot(result, path):
+        from ._plots import plot_isoflop
+
+        plot_isoflop(args.data, result, save=path)
+
+    emit(args, iso, tables, plot)
+    return 0
+
+
 def _run_demo(args) -> int:
     df = synthetic_chinchilla(seed=args.seed)
     print("Embedded synthetic Chinchilla-style data: 135 isoFLOP points generated from Epoch AI's published "
@@ -453,6 +508,8 @@ register("fit", "fit a law to a CSV file", _args_fit, _run_fit)
 register("optimal", "compute-optimal N and D for a compute budget", _args_optimal, _run_optimal)
 register("backtest", "fit the smaller runs, predict the larger ones: errors and interval coverage",
          _args_backtest, _run_backtest)
+register("isoflop", "isoFLOP analysis (Approach 2): N_opt(C) = k_n C^a from a sweep, with intervals",
+         _args_isoflop, _run_isoflop)
 register("demo", "refit the Chinchilla law on the embedded synthetic data", _args_demo, _run_demo)
 
 

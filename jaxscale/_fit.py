@@ -22,8 +22,8 @@ from ._results import DEFAULT_LEVEL, Result, Status
 from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
 from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
-from ._validate import check_count, check_law, check_points, check_seed, data_sha256
-from ._varpro import VarPro, resolve_plan, varpro_starts
+from ._validate import check_count, check_law, check_points, check_seed, data_sha256, degenerate_reason
+from ._varpro import VarPro, resolve_plan, supports_varpro, varpro_starts
 from .laws import Law, get_law
 
 __all__ = ["fit", "FitResult", "GroupedFit"]
@@ -218,7 +218,11 @@ def _failures(out: FitResult) -> list:
     law, res, params = out.law, out.starts, out.params
     i = int(np.argmin(np.where(np.isfinite(res.objective), res.objective, np.inf)))
     failures = []
-    if not out.converged:
+    degenerate = degenerate_reason(law, out.u, out.data.inputs, out.dtype)
+    if degenerate is not None:
+        failures.append((f"the best start of the {law.name} fit did not converge: the fit is degenerate "
+                         f"({degenerate}); not a usable fit", ConvergenceWarning, "degenerate"))
+    elif not out.converged:
         failures.append((f"the best start of the {law.name} fit did not converge (Newton step "
                          f"{res.newton_step[i]:.2g} relative; {out.n_converged}/{out.n_starts} starts converged; "
                          f"parameters {', '.join(f'{k}={v:.6g}' for k, v in params.items())}); raise n_steps or "
@@ -241,6 +245,8 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
     params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
                     res, data, dtype, seed, plan)
+    if degenerate_reason(law, out.u, data.inputs, dtype) is not None:  # never returned as a good fit
+        out = dataclasses.replace(out, converged=False)
     if on_failure == "ignore":
         return out
     failures = _failures(out)
@@ -345,6 +351,16 @@ def _check_groups(law, ds: Dataset, keys, idx, mask, column) -> None:
                          f"{names}), fewer than the {law.n_params} parameters of law {law.name!r}")
 
 
+def _built_starts(law, inputs, y) -> np.ndarray:
+    """``law.start_builder``'s starts, unconstrained; a non-finite row is replaced by the first
+    finite one (so every group gets the same number of starts), none finite: the default grid."""
+    u = law.unconstrain(np.atleast_2d(np.asarray(law.start_builder(inputs, y), dtype=float)))
+    ok = np.all(np.isfinite(u), axis=1)
+    if not ok.any():
+        return law.default_starts()
+    return np.where(ok[:, None], u, u[np.argmax(ok)])
+
+
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
         loss="huber", delta: float = 1e-3, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
@@ -398,13 +414,18 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     dtype = resolve_dtype(dtype)
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
                    log_target=objective.space == "log")
+    # data-aware starts (Law.start_builder) under the default plan when no starts are given
+    built = starts is None and law.start_builder is not None and plan == "auto" and not supports_varpro(law)
     plan = resolve_plan(plan, law, starts)
-    u0 = None if isinstance(plan, VarPro) else make_starts(law, starts, n=n_starts, method=start_method, seed=seed)
+    u0 = None if (built or isinstance(plan, VarPro)) else make_starts(law, starts, n=n_starts, method=start_method,
+                                                                      seed=seed)
     check_law(law, objective, ds, make_starts(law, "halton", n=8, seed=0) if u0 is None else u0, dtype)
     y = objective.target(ds.y)
     if group is None:
         check_points(law, ds.weights, "the data", ds)
-        if u0 is None:
+        if built:
+            u0 = _built_starts(law, ds.inputs, ds.y)
+        elif u0 is None:
             u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
                           chunk_size=chunk_size, progress=progress, dtype=dtype, what="starts")
@@ -415,7 +436,10 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     xs = {k: np.asarray(v)[idx] for k, v in ds.inputs.items()}
     ys = y[idx]
     ws = np.where(mask, ds.weights[idx], 0.0)
-    if u0 is None:
+    if built:
+        u0 = np.stack([_built_starts(law, {k: np.asarray(v)[idx[j][mask[j]]] for k, v in ds.inputs.items()},
+                                     ds.y[idx[j][mask[j]]]) for j in range(len(keys))])
+    elif u0 is None:
         u0, _ = varpro_starts(law, objective, xs, ys, ws, batched_data=True, plan=plan, chunk_size=chunk_size,
                               progress=progress, dtype=dtype)
     res = solve_batch(law, objective, spec, u0, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,

@@ -350,12 +350,31 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
 # ----------------------------------------------------------------------------------------------
 # plot_isoflop
 # ----------------------------------------------------------------------------------------------
+def _akima_curve(n, y, points: int = 80):
+    """``(N, L)`` along the Akima interpolant of log L over log N (sizes averaged), for drawing."""
+    import jax.numpy as jnp
+
+    from ._isoflop import akima_coefficients, akima_evaluate
+
+    ln = np.log(n)
+    xs = np.unique(ln)
+    ys = np.array([np.mean(np.log(y[ln == v])) for v in xs])
+    g = np.linspace(xs[0], xs[-1], points)
+    if xs.size < 3:
+        return np.exp(g), np.exp(np.interp(g, xs, ys))
+    with precision(np.float64):
+        coef = akima_coefficients(jnp.asarray(xs), jnp.asarray(ys), xs.size)
+        f = np.asarray(akima_evaluate(jnp.asarray(xs), coef, xs.size, jnp.asarray(g)))
+    return np.exp(g), np.exp(f)
 def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, target: str = "loss",
                  compute: str | None = None, ax=None, save=None):
     r"""IsoFLOP curves: loss against model size ``N`` for each compute budget ``C``.
 
-    Points are grouped by the ``compute`` column (default ``"C"`` when present, else
-    ``C = 6 N D`` rounded to 3 significant digits) and coloured by budget. With ``result`` (a
+    Columns are named as in :func:`jaxscale.fit` and :func:`jaxscale.fit_isoflop`:
+    ``inputs={"N": size column, "C": compute column}`` (or ``"D"``: tokens) and ``target``.
+    Points are grouped by the compute column (default ``"C"`` when present, else
+    ``C = 6 N D`` rounded to 3 significant digits) and coloured by budget; ``compute=`` is the
+    older name of ``inputs["C"]``. With ``result`` (a
     fit of a law of ``N`` and ``D``), each budget's curve :math:`L(N, C / (6N))` is drawn with
     its minimum :math:`N_{opt}(C)` marked (the isoFLOP approach of Hoffmann et al. 2022,
     Approach 2, read off the fitted law). With ``result`` an
@@ -367,6 +386,10 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
     """
     frame = as_frame(data)
     mapping = parse_mapping(inputs)
+    if compute is None:
+        compute = mapping.get("C")
+    elif "C" in mapping and mapping["C"] != compute:
+        raise ValueError(f"compute={compute!r} and inputs['C']={mapping['C']!r} disagree")
     n_col, d_col = mapping.get("N", "N"), mapping.get("D", "D")
     for col in (n_col, target):
         if col not in frame.columns:
@@ -408,10 +431,14 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
                              f"{list(fit.law.inputs)}")
     else:
         try:
+            import warnings
+
             from ._isoflop import fit_isoflop
 
-            iso = fit_isoflop({"N": n, "C": c, "loss": y}, n_resamples=0)
-        except (ImportError, ValueError):  # e.g. a budget whose parabola opens downward: plain polyfit below
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # dropped budgets are drawn without a minimum
+                iso = fit_isoflop({"N": n, "C": c, "loss": y}, n_resamples=0)
+        except (ImportError, ValueError):  # fewer than 2 usable budgets: plain polyfit below
             iso = None
     for b in budgets:
         m = c == b
@@ -422,8 +449,12 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
             ax.plot(grid, _predict(fit, {"N": grid, "D": b / (6.0 * grid)}), color=col, lw=1.2)
         elif iso is not None:
             j = int(np.argmin(np.abs(np.log(iso.budgets) - np.log(b))))
-            vertex = np.log(iso.n_opt[j])
-            ax.plot(grid, iso.loss_opt[j] + iso.curvature[j] * (np.log(grid) - vertex) ** 2, color=col, lw=1.0, ls="--")
+            if iso.method == "parabola" and np.isfinite(iso.n_opt[j]):  # L_min + (L''/2) (log N - log N_opt)^2
+                vertex = np.log(iso.n_opt[j])
+                ax.plot(grid, iso.loss_opt[j] + 0.5 * iso.curvature[j] * (np.log(grid) - vertex) ** 2, color=col,
+                        lw=1.0, ls="--")
+            elif m.sum() >= 3:  # the Akima interpolant of log loss through the budget's (mean) losses
+                ax.plot(*_akima_curve(n[m], y[m]), color=col, lw=1.0, ls="--")
         elif m.sum() >= 3:
             coef = np.polyfit(np.log(n[m]), y[m], 2)  # the classic parabola in log N
             if coef[0] > 0:
@@ -437,8 +468,12 @@ def plot_isoflop(data, result=None, *, inputs: Mapping | str | None = None, targ
         if ci is not None and reason is None:
             lo, hi = ci[..., 0], ci[..., 1]
             xerr = np.stack([np.maximum(iso.n_opt - lo, 0), np.maximum(hi - iso.n_opt, 0)])
-        ax.errorbar(iso.n_opt, iso.loss_opt, xerr=xerr, color="k", marker="o", ms=4, lw=1, ls="--", capsize=2,
-                    label=f"parabola minima; $N_{{opt}} = {iso.k_n:.3g}\\,C^{{{iso.a:.3f}}}$", zorder=4)
+        kept = np.asarray(iso.kept, dtype=bool)
+        xerr = None if xerr is None else xerr[:, kept]
+        ax.errorbar(iso.n_opt[kept], iso.loss_opt[kept], xerr=xerr, color="k", marker="o", ms=4, lw=1, ls="--",
+                    capsize=2, label=f"{iso.method} minima; $N_{{opt}} = {iso.k_n:.3g}\\,C^{{{iso.a:.3f}}}$", zorder=4)
+        if not kept.all():
+            ax.plot([], [], ls="", label=f"{int((~kept).sum())} budget(s) dropped (no bracketed minimum)")
         ax.legend(fontsize=8)
     if fit is not None:
         n_opt, d_opt = fit.estimate(lambda p: jnp.stack(_optimal_nd(fit, p, budgets)))

@@ -8,6 +8,7 @@ message names the argument, so the command line can print it as one line.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import numbers
 import os
@@ -19,7 +20,8 @@ from ._data import Dataset
 from .laws import Law
 
 __all__ = ["check_points", "check_identifiable", "data_sha256", "check_count", "seed_int",
-           "check_seed", "check_output_path", "check_law", "SEED_BOUND"]
+           "check_seed", "check_output_path", "check_law", "SEED_BOUND",
+           "degenerate_reason", "EXTREME_U"]
 
 #: Seeds in ``[0, SEED_BOUND)`` are used as they are; any other Python int is hashed into this range.
 SEED_BOUND = 2 ** 63
@@ -166,3 +168,42 @@ def data_sha256(ds: Dataset, inputs=None) -> str:
         h.update(f"{name}:{a.shape}:".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+#: ``|u|`` (unconstrained coordinates: the log of a positive parameter) beyond which a fitted
+#: parameter counts as having run off to an extreme value (e^50 ~ 5e21).
+EXTREME_U = 50.0
+
+
+@functools.lru_cache(maxsize=128)
+def _jit_predict(law: Law):
+    import jax
+
+    return jax.jit(law.predict)
+
+
+def degenerate_reason(law: Law, u: np.ndarray, inputs, dtype=np.float64) -> str | None:
+    """Why a fitted parameter vector is degenerate, or None: a non-finite parameter, a parameter
+    run off to an extreme value (a positive one above ``e^EXTREME_U``, a real one beyond
+    ``+-EXTREME_U``; one collapsing to 0 is on a bound, reported as such), or a prediction at a
+    training point that is not finite (Alabdulmohsin et al.'s M4 drifting to ``eps_0 = 64,
+    alpha = 171, beta = 1e-308`` predicts NaN everywhere). Such a fit is reported as not converged."""
+    import jax.numpy as jnp
+
+    from ._config import precision
+
+    u = np.asarray(u, dtype=float)
+    if not np.all(np.isfinite(u)):
+        return "non-finite parameters"
+    far = [p.name for p, v in zip(law.params, u)
+           if (p.transform == "positive" and v > EXTREME_U) or (p.transform == "real" and abs(v) > EXTREME_U)]
+    params = law.constrain(u)
+    if far:
+        return ("parameter(s) ran to extreme values (" + ", ".join(f"{n}={float(params[n]):.3g}" for n in far) + ")")
+    with precision(dtype):
+        pred = np.asarray(_jit_predict(law)({k: jnp.asarray(v) for k, v in params.items()},
+                                            {k: jnp.asarray(v) for k, v in inputs.items()}))
+    bad = int(np.sum(~np.isfinite(pred)))
+    if bad:
+        return f"the prediction is not finite at {bad} of {pred.size} training points"
+    return None

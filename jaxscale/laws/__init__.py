@@ -23,7 +23,7 @@ Capabilities are declared on the law, never inferred from its name: ``Param.role
 :meth:`Law.build_inputs` (inputs that are not plain columns).
 
 Naming rule: functions that build a law are named ``make_*`` and return a :class:`Law`
-(:func:`make_bnsl`, :func:`make_shifted`, :func:`make_lr_annealing`,
+(:func:`make_bnsl`, :func:`make_m4`, :func:`make_shifted`, :func:`make_lr_annealing`,
 :func:`make_data_constrained`, :func:`make_data_filtering`); the registered default laws are
 plain names (``bnsl = make_bnsl(1)``, ``lr_annealing = make_lr_annealing()``, ...).
 """
@@ -43,6 +43,7 @@ from ._curve import error_link as error_link
 from ._curve import hestness as hestness
 from ._curve import m4 as m4
 from ._curve import make_bnsl as make_bnsl
+from ._curve import make_m4 as make_m4
 from ._curve import make_shifted as make_shifted
 from ._curve import passuntil as passuntil
 from ._curve import sigmoid_link as sigmoid_link

@@ -225,6 +225,11 @@ class Law:
         default plan of :func:`jaxscale.fit`; see :mod:`jaxscale._varpro`).
       basis: ``basis(params, inputs) -> (n, k)`` design matrix from the nonlinear parameters, with
         ``fn(params, inputs) == basis(params, inputs) @ [params[name] for name in linear]``.
+      start_builder: optional ``start_builder(inputs, y) -> (S, P)`` natural-space starts built
+        from the data (NumPy arrays of one data set). :func:`jaxscale.fit` uses them in place of
+        the default grid when no ``starts`` are given: for laws whose good starts depend on the
+        scale of the data (the break location of BNSL, the scale of M4), as their reference
+        code does with a brute-force grid or its own least-squares stage before refining.
 
     Laws compare and hash by identity, so a jitted solver compiled for one law is reused on
     every later fit of that same law object.
@@ -243,6 +248,7 @@ class Law:
     input_builder: Callable[..., Mapping] | None = None
     linear: tuple[str, ...] = ()
     basis: Callable[[Mapping, Mapping], Any] | None = None
+    start_builder: Callable[[Mapping, Any], Any] | None = None
 
     def __post_init__(self):
         params = tuple(self.params)
@@ -327,7 +333,8 @@ class Law:
 
 
 def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula="", citation="",
-        version="1", optimal_allocation=None, input_builder=None, register=False, linear=(), basis=None):
+        version="1", optimal_allocation=None, input_builder=None, register=False, linear=(), basis=None,
+        start_builder=None):
     """Decorator turning ``fn(params, inputs)`` into a :class:`Law` (arguments as for :class:`Law`).
 
     With ``register=True`` the law is added to the registry, so ``get_law(name)`` and the
@@ -338,7 +345,8 @@ def law(*, inputs, params, name=None, log_fn=None, positive_inputs=None, formula
         out = Law(name=name or fn.__name__, fn=fn, params=tuple(params), inputs=tuple(inputs),
                   log_fn=log_fn, positive_inputs=positive_inputs,
                   formula=formula, citation=citation or "", version=version,
-                  optimal_allocation=optimal_allocation, input_builder=input_builder, linear=tuple(linear), basis=basis)
+                  optimal_allocation=optimal_allocation, input_builder=input_builder, linear=tuple(linear), basis=basis,
+                  start_builder=start_builder)
         object.__setattr__(out, "__doc__", fn.__doc__)
         if register:
             _REGISTRY[out.name] = out

@@ -31,6 +31,7 @@ __all__ = [
     "bnsl2",
     "make_shifted",
     "m4",
+    "make_m4",
     "hestness",
     "sigmoid_link",
     "error_link",
@@ -110,7 +111,41 @@ def make_bnsl(n_breaks: int = 1) -> Law:
     name = "bnsl" if n == 1 else f"bnsl{n}"
     return law(name=name, inputs=("x",), params=params, log_fn=log_fn,
                formula=f"y = a + b * x^-c0 * {terms}", citation=_BNSL_CITATION,
-               register=n <= 2)(fn)
+               start_builder=_bnsl1_starts if n == 1 else None, register=n <= 2)(fn)
+
+
+def _top(score, k):
+    score = np.where(np.isfinite(score), score, np.inf)
+    return np.argsort(score, kind="stable")[:k]
+
+
+def _bnsl1_starts(inputs, y, k: int = 32):
+    """Data-aware brute-force starts for one-break BNSL, as the reference code's
+    ``scipy.optimize.brute`` stage before ``curve_fit``: a dense grid over ``a`` (fractions of the
+    smallest ``y``), ``c0``, ``c1``, ``f1`` and the break location ``d1`` (log-spaced over the range
+    of ``x``, one unit of ``log x`` beyond each end), with ``log b`` profiled out by least squares of
+    ``log(y - a)``; all 13,440 candidates are scored by the squared log error of their prediction
+    in one vectorised pass and the best ``k`` are returned (natural space, ``(k, 6)``)."""
+    x = np.asarray(inputs["x"], dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    lx, ly = np.log(x), np.log(y)
+    lo = float(np.min(y))
+    a = lo * np.array([1e-3, 0.2, 0.5, 0.7, 0.85, 0.95, 0.99])
+    c0 = np.array([0.0, 0.1, 0.25, 0.5, 1.0])
+    c1 = np.array([-0.3, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0, 8.0])
+    d1 = np.exp(np.linspace(lx.min() - 1.0, lx.max() + 1.0, 12))
+    f1 = np.array([0.03, 0.1, 0.3, 1.0])
+    g = np.stack([v.ravel() for v in np.meshgrid(a, c0, c1, d1, f1, indexing="ij")], axis=-1)
+    ga, gc0, gc1, gd1, gf1 = (g[:, i:i + 1] for i in range(5))
+    z = (lx[None] - np.log(gd1)) / gf1
+    q = -gc0 * lx[None] - gc1 * gf1 * np.logaddexp(0.0, z)
+    log_b = np.mean(np.log(y[None] - ga) - q, axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pred = np.logaddexp(np.log(ga), log_b + q)
+        score = np.mean((pred - ly[None]) ** 2, axis=1)
+    best = _top(score, k)
+    out = np.concatenate([g[best, :1], np.exp(log_b[best]), g[best, 1:]], axis=1)  # a, b, c0, c1, d1, f1
+    return out
 
 
 bnsl = make_bnsl(1)
@@ -189,6 +224,51 @@ def _m4_log(p, x):
     return logsumexp(jnp.log(p["eps_inf"]), jnp.log(p["eps_0"] - p["eps_inf"]) + jax.nn.log_sigmoid(t))
 
 
+def _m4_starts(inputs, y, eps_0: float | None = None, k: int = 24):
+    """Starts for M4 from the paper's own least-squares stage (Alabdulmohsin et al. 2022, reference
+    ``methods/m4.py``): for every pair ``(eps_inf, eps_0)`` of a grid (``eps_inf`` below the
+    smallest ``y``, ``eps_0`` above the largest, or the given fixed ``eps_0``), regress
+    ``log(y - eps_inf)`` on ``[1, log x, log(eps_0 - y)]`` for ``(log beta, c, alpha)`` with the
+    paper's signs (``alpha >= 0``, ``c <= 0``: a coefficient of the wrong sign is held at a small
+    value and the rest refitted), and keep the ``k`` pairs with the smallest mean squared residual
+    of that regression (the paper's objective). Natural space, the law's parameter order."""
+    x = np.asarray(inputs["x"], dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    lo, hi = float(np.min(y)), float(np.max(y))
+    span = max(hi - lo, 1e-9 * max(abs(hi), 1.0))
+    e_inf = lo * np.array([1e-3, 0.3, 0.6, 0.8, 0.9, 0.95, 0.98, 0.995])
+    e_0 = np.array([float(eps_0)]) if eps_0 is not None else hi + span * np.array([3e-3, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
+    ei, e0 = (v.ravel() for v in np.meshgrid(e_inf, e_0, indexing="ij"))
+    lx = np.log(x)
+    b = np.log(y[None] - ei[:, None])
+    lg = np.log(np.maximum(e0[:, None] - y[None], 1e-3 * span))
+    ones = np.ones_like(b)
+    a3 = np.stack([ones, np.broadcast_to(lx, b.shape), lg], axis=-1)
+
+    def lstsq(a, rhs):
+        ata = np.einsum("gni,gnj->gij", a, a) + 1e-10 * np.eye(a.shape[-1])
+        return np.linalg.solve(ata, np.einsum("gni,gn->gi", a, rhs)[..., None])[..., 0]
+
+    coef = lstsq(a3, b)
+    log_beta, c, alpha = coef[:, 0], coef[:, 1], coef[:, 2]
+    fix = alpha < 0.01
+    if np.any(fix):  # alpha held at 0.01, (log beta, c) refitted
+        alpha = np.where(fix, 0.01, alpha)
+        coef2 = lstsq(a3[..., :2], b - alpha[:, None] * lg)
+        log_beta, c = np.where(fix, coef2[:, 0], log_beta), np.where(fix, coef2[:, 1], c)
+    flip = c > -1e-3
+    if np.any(flip):  # c held at -1e-3, (log beta, alpha) refitted
+        c = np.where(flip, -1e-3, c)
+        coef3 = lstsq(a3[..., [0, 2]], b - c[:, None] * lx[None])
+        log_beta = np.where(flip, coef3[:, 0], log_beta)
+        alpha = np.where(flip, np.maximum(coef3[:, 1], 0.01), alpha)
+    resid = b - (log_beta[:, None] + c[:, None] * lx[None] + alpha[:, None] * lg)
+    best = _top(np.mean(resid ** 2, axis=1), k)
+    cols = {"eps_inf": ei, "eps_0": e0, "alpha": alpha, "beta": np.exp(log_beta), "c": c}
+    names = ("eps_inf", "alpha", "beta", "c") if eps_0 is not None else ("eps_inf", "eps_0", "alpha", "beta", "c")
+    return np.stack([cols[n][best] for n in names], axis=-1)
+
+
 @law(
     name="m4",
     inputs=("x",),
@@ -205,6 +285,7 @@ def _m4_log(p, x):
               role="exponent", doc="power-law exponent; negative for a loss that falls with x"),
     ),
     log_fn=_m4_log,
+    start_builder=_m4_starts,
     formula="(L - eps_inf) / (eps_0 - L)^alpha = beta * x^c  (implicit in L; c < 0)",
     citation="Alabdulmohsin, Neyshabur & Zhai 2022, 'Revisiting Neural Scaling Laws in Language and Vision', "
     "NeurIPS 2022, arXiv:2209.06640 (estimator M4)",
@@ -232,6 +313,36 @@ def m4(p, x):
     """
     t = _m4_logit(p, x)
     return p["eps_inf"] + (p["eps_0"] - p["eps_inf"]) * jax.nn.sigmoid(t)
+
+
+@functools.lru_cache(maxsize=None)
+def make_m4(eps_0: float | None = None) -> Law:
+    """M4 with the random-guess loss ``eps_0`` fixed, as the paper fits it when ``eps_0`` is known
+    (Alabdulmohsin et al. 2022 constrain ``eps_0`` to at most ``up_bound + 1e-3``, with
+    ``up_bound = 1`` for error rates; fixing it at the random-guess value, 1 for error rates or
+    ``log V`` for a cross-entropy over ``V`` classes, removes the direction along which free fits
+    of noisy curves drift to extreme ``(eps_0, alpha, beta)``). ``eps_0=None`` returns the
+    registered ``m4`` (``eps_0`` fitted). Cached; the fixed-``eps_0`` laws are not registered.
+    Parameters: ``eps_inf, alpha, beta, c``; ``L`` must stay below ``eps_0``.
+    """
+    if eps_0 is None:
+        return m4
+    v = float(eps_0)
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"eps_0 must be a finite number > 0, got {eps_0!r}")
+
+    def full(p):
+        return {**p, "eps_0": jnp.zeros_like(p["alpha"]) + v}
+
+    def fn(p, x):
+        return m4.fn(full(p), x)
+
+    def log_fn(p, x):
+        return _m4_log(full(p), x)
+
+    return Law(name=f"m4[eps_0={v:g}]", fn=fn, params=tuple(q for q in m4.params if q.name != "eps_0"),
+               inputs=("x",), log_fn=log_fn, formula=m4.formula.replace("eps_0", f"{v:g}"), citation=m4.citation,
+               version=m4.version, start_builder=functools.partial(_m4_starts, eps_0=v))
 
 
 # ----------------------------------------------------------------------------------------------
