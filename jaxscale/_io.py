@@ -395,15 +395,23 @@ def _posterior_from_idata(idata, law):
 # Public API
 # ----------------------------------------------------------------------------------------------
 def save(result, path) -> str:
-    """Save a :class:`~jaxscale.FitResult` (JSON), :class:`~jaxscale.BootstrapResult` (netCDF) or
-    :class:`~jaxscale.PosteriorResult` (InferenceData netCDF) atomically to ``path``.
+    """Save a :class:`~jaxscale.FitResult` (JSON), :class:`~jaxscale.BootstrapResult` (netCDF),
+    :class:`~jaxscale.PosteriorResult` (InferenceData netCDF) or :class:`~jaxscale.IsoflopResult`
+    (JSON) atomically to ``path``.
 
     The format follows the kind of result, whatever the file's extension. Returns ``path``.
     """
     from ._bayes import PosteriorResult
     from ._bootstrap import BootstrapResult
+    from ._isoflop import IsoflopResult, isoflop_to_json
 
-    if isinstance(result, FitResult):
+    if isinstance(result, IsoflopResult):
+        payload = _json_bytes(_sealed(isoflop_to_json(result)))
+
+        def write(tmp):
+            with open(tmp, "wb") as fh:
+                fh.write(payload)
+    elif isinstance(result, FitResult):
         payload = _json_bytes(_sealed(_fit_to_json(result)))
 
         def write(tmp):
@@ -461,6 +469,11 @@ def _load(path: str, law):
                 doc = json.loads(fh.read())
             except ValueError:
                 raise ValueError(f"{path} is not a valid saved jaxscale fit (bad JSON)") from None
+        if isinstance(doc, dict) and doc.get("kind") == "jaxscale.IsoflopResult":
+            from ._isoflop import isoflop_from_json
+
+            _check_hash(doc.get(_HASH), _doc_sha256(doc), "the saved isoFLOP result")
+            return isoflop_from_json({k: v for k, v in doc.items() if k != _HASH})
         return _fit_from_json(doc, law)
     if head[:4] != b"\x89HDF":
         raise ValueError(f"{path} is not a saved jaxscale result (JSON or netCDF-4)")

@@ -59,7 +59,8 @@ from ._config import precision
 from ._data import as_frame, numeric_column, parse_mapping
 from ._results import Result, Status, check_level
 
-__all__ = ["fit_isoflop", "IsoflopResult", "akima_coefficients", "akima_evaluate", "akima_minimum"]
+__all__ = ["fit_isoflop", "IsoflopResult", "akima_coefficients", "akima_evaluate", "akima_minimum", "isoflop_to_json",
+           "isoflop_from_json"]
 
 METHODS = ("parabola", "akima", "law")
 SCHEMES = ("points", "noise", "budgets")
@@ -826,3 +827,70 @@ def _law_resamples(fit_obj, n_resamples, seed, log_c, xs, node_mask, keep_unbrac
     x, curv, _, inside = _law_minima(fit_obj.law, params, log_c, xs, node_mask)
     ok = np.isfinite(x) & (curv > 0) & (inside | keep_unbracketed)
     return x, ok
+
+
+# ----------------------------------------------------------------------------------------------
+# save / load (JSON; used by jaxscale.save and jaxscale.load)
+# ----------------------------------------------------------------------------------------------
+ISOFLOP_KIND = "jaxscale.IsoflopResult"
+
+
+def _enc(v):
+    if isinstance(v, pd.DataFrame):
+        return {"__frame__": {str(k): _enc(v[k].to_numpy()) for k in v.columns}}
+    if isinstance(v, np.ndarray):
+        kind = v.dtype.kind
+        flat = v.ravel().tolist()
+        if kind == "f":
+            flat = [x if np.isfinite(x) else str(x) for x in flat]
+        return {"__array__": "float64" if kind == "f" else ("bool" if kind == "b" else "int64"),
+                "shape": list(v.shape), "data": flat}
+    if isinstance(v, Mapping):
+        return {"__dict__": {str(k): _enc(x) for k, x in v.items()}}
+    if isinstance(v, tuple):
+        return {"__tuple__": [_enc(x) for x in v]}
+    if isinstance(v, (float, np.floating)):
+        v = float(v)
+        return v if np.isfinite(v) else {"__float__": str(v)}
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    return v
+
+
+def _dec(v):
+    if isinstance(v, dict):
+        if "__array__" in v:
+            data = [float(x) if isinstance(x, str) else x for x in v["data"]]
+            return np.asarray(data, dtype=v["__array__"]).reshape(v["shape"])
+        if "__frame__" in v:
+            return pd.DataFrame({k: _dec(x) for k, x in v["__frame__"].items()})
+        if "__dict__" in v:
+            return {k: _dec(x) for k, x in v["__dict__"].items()}
+        if "__tuple__" in v:
+            return tuple(_dec(x) for x in v["__tuple__"])
+        if "__float__" in v:
+            return float(v["__float__"])
+    return v
+
+
+def isoflop_to_json(result: IsoflopResult) -> dict:
+    """Every field of ``result`` as JSON-ready values (arrays with dtype and shape, non-finite floats
+    as strings), under ``{"kind": "jaxscale.IsoflopResult", "fields": ...}``."""
+    from ._version import __version__
+
+    return {"kind": ISOFLOP_KIND, "format": 1, "jaxscale_version": __version__,
+            "fields": {f.name: _enc(getattr(result, f.name)) for f in dataclasses.fields(result)}}
+
+
+def isoflop_from_json(doc: Mapping) -> IsoflopResult:
+    """The :class:`IsoflopResult` written by :func:`isoflop_to_json`; ValueError for another document."""
+    if doc.get("kind") != ISOFLOP_KIND or "fields" not in doc:
+        raise ValueError("not a saved isoFLOP result")
+    names = {f.name for f in dataclasses.fields(IsoflopResult)}
+    fields = {k: _dec(v) for k, v in doc["fields"].items()}
+    unknown = set(fields) - names
+    if unknown:
+        raise ValueError(f"saved isoFLOP result has unknown fields {sorted(unknown)} (written by another version)")
+    return IsoflopResult(**fields)

@@ -290,3 +290,42 @@ def test_diagnostics():
     # (the near-edge budget rises little towards its near end: it is flat on that side too)
     assert flat["flat"].all() and not bt.drop(index=2)["flat"].any()
     assert np.all(np.abs(bt.drop(index=2)["asymmetry"]) < 0.3)
+
+
+def test_isoflop_result_speaks_the_protocol(tmp_path):
+    """compute_optimal and predict accept an isoFLOP result (N_opt = k_n C^a with intervals from
+    the valid resamples); save/load round-trips it."""
+    df = sweep(noise=0.01, seed=6)
+    iso = js.fit_isoflop(df, n_resamples=300)
+    opt = js.compute_optimal(iso, [3.8e25])
+    assert opt["N_opt"].iloc[0] == pytest.approx(iso.k_n * 3.8e25 ** iso.a, rel=1e-9)
+    assert opt["D_opt"].iloc[0] == pytest.approx(3.8e25 / (6 * opt["N_opt"].iloc[0]), rel=1e-9)
+    assert opt["N_opt_lo"].iloc[0] < opt["N_opt"].iloc[0] < opt["N_opt_hi"].iloc[0]
+    ref = iso.draws["k_n"] * 3.8e25 ** iso.draws["a"]  # the interval is that of the draws of k_n C^a
+    np.testing.assert_allclose([opt["N_opt_lo"].iloc[0], opt["N_opt_hi"].iloc[0]],
+                               np.quantile(ref, [0.025, 0.975]), rtol=1e-9)
+    pred = js.predict(iso, {"C": [1e22, 3.8e25]})
+    np.testing.assert_allclose(pred["prediction"], iso.k_n * np.array([1e22, 3.8e25]) ** iso.a, rtol=1e-9)
+    path = js.save(iso, tmp_path / "iso.json")
+    back = js.load(path)
+    assert isinstance(back, js.IsoflopResult) and back.a == iso.a and back.method == iso.method
+    np.testing.assert_array_equal(back.draws["a"], iso.draws["a"])
+    np.testing.assert_array_equal(back.kept, iso.kept)
+    pd.testing.assert_frame_equal(back.budget_table(), iso.budget_table())
+
+
+def test_cli_isoflop(tmp_path, capsys):
+    from jaxscale._cli import main
+
+    df = sweep(noise=0.01, seed=6).rename(columns={"N": "params", "C": "flops", "loss": "val"})
+    csv = tmp_path / "runs.csv"
+    df.to_csv(csv, index=False)
+    out = tmp_path / "out.json"
+    rc = main(["isoflop", str(csv), "--compute", "flops", "--size", "params", "--loss", "val", "--at", "3.8e25",
+               "--n-resamples", "300", "--json", str(out), "--no-cache"])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    iso = js.fit_isoflop(df, inputs={"N": "params", "C": "flops"}, target="val", n_resamples=300)
+    assert doc["a"] == pytest.approx(iso.a) and doc["optimal"][0]["C"] == 3.8e25
+    assert doc["optimal"][0]["N_opt_lo"] < doc["optimal"][0]["N_opt"] < doc["optimal"][0]["N_opt_hi"]
+    assert "compute-optimal" in capsys.readouterr().out

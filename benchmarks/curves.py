@@ -1,0 +1,165 @@
+"""Curve extrapolation: M4 and BNSL as published against the saturating power law (issue 13).
+
+Default settings throughout (``js.fit(law, data)``: no starts, steps or solver options), so the
+numbers are what a user gets. For every curve: did the fit converge, are its predictions finite
+at the training points, and its extrapolation error
+
+    RMSE = sqrt(mean((log y_hat - log y)^2)) over the held-out points
+
+(the protocol of Alabdulmohsin et al. 2022, README of ``revisiting_neural_scaling_laws``), with
+SE = sqrt(mu + std(e) / sqrt(n)) - sqrt(mu), e = (log y_hat - log y)^2, mu = mean(e).
+
+Curves:
+
+* real: ``revisiting_nsl_vision`` (bird_5, MiX/B/16: error rate against examples seen; fit on
+  Training == 1, score Training == 0) and ``bnsl_4digit_addition`` (Caballero et al.: fit the 14
+  ``train`` points, score the 3 ``extrapolate`` points);
+* simulated: 20 curves of each law's own form (M4, BNSL) with 1% log-normal noise, 40 points
+  log-spaced over 4 decades; fit on the first 30, score the last 10.
+
+Laws: ``saturating_power_law`` (M2 of the paper), ``m4`` (eps_0 fitted), ``m4[eps_0=...]``
+(:func:`jaxscale.laws.make_m4`: eps_0 fixed as the paper does, 1 for error rates and the generating
+value on the M4 simulations) and ``bnsl``.
+
+    python -m benchmarks.curves [--out benchmarks/results/curves_cpu2.json] [--n-sim 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import jaxscale as js
+from jaxscale import laws
+
+from ._common import ROOT, machine
+
+
+def shared_root() -> Path | None:
+    for c in (os.environ.get("JAXSCALE_SHARED_DATA"), ROOT.parent / "shared" / "data", Path("/work/shared/data")):
+        if c and (Path(c) / "revisiting_nsl_vision").exists():
+            return Path(c)
+    return None
+
+
+def rmse_se(pred, y):
+    e = (np.log(pred) - np.log(y)) ** 2
+    mu = float(np.mean(e))
+    return float(np.sqrt(mu)), float(np.sqrt(mu + np.std(e) / np.sqrt(e.size)) - np.sqrt(mu))
+
+
+def score(law, x_tr, y_tr, x_te, y_te) -> dict:
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        fit = js.fit(law, {"x": x_tr, "y": y_tr}, inputs={"x": "x"}, target="y", progress=False)
+    out = {"s": round(time.perf_counter() - t0, 2), "converged": bool(fit.converged),
+           "warnings": [" ".join(str(w.message).split())[:300] for w in rec],
+           "params": {k: float(v) for k, v in fit.params.items()}}
+    p_tr = js.predict(fit, {"x": x_tr})["prediction"].to_numpy()
+    p_te = js.predict(fit, {"x": x_te})["prediction"].to_numpy()
+    out["finite_at_training_points"] = bool(np.all(np.isfinite(p_tr)))
+    out["finite_extrapolation"] = bool(np.all(np.isfinite(p_te)) and np.all(p_te > 0))
+    if out["finite_extrapolation"]:
+        out["rmse_log"], out["se"] = rmse_se(p_te, y_te)
+    else:
+        out["rmse_log"], out["se"] = None, None
+    return out
+
+
+def real_curves(root: Path) -> dict:
+    curves = {}
+    df = pd.read_csv(root / "revisiting_nsl_vision" / "benchmark.vision.excerpt_IC_bird_5_MiX-B-16.csv")
+    tr, te = df[df["Training"] == 1], df[df["Training"] == 0]
+    curves["nsl_vision_bird5_MiX-B-16"] = (tr["Seen Examples"].to_numpy(float), tr["Loss"].to_numpy(float),
+                                            te["Seen Examples"].to_numpy(float), te["Loss"].to_numpy(float), 1.0)
+    add = pd.read_csv(root / "bnsl_4digit_addition" / "four_digit_addition.csv")
+    tr, te = add[add["split"] == "train"], add[add["split"] == "extrapolate"]
+    curves["bnsl_4digit_addition"] = (tr["dataset_size"].to_numpy(float), tr["test_cross_entropy"].to_numpy(float),
+                                      te["dataset_size"].to_numpy(float), te["test_cross_entropy"].to_numpy(float),
+                                      None)
+    return curves
+
+
+def simulate(kind: str, n: int, seed: int = 0):
+    """Curves of the law's own form: M4 mid-transition at the geometric middle of x, BNSL with the
+    break inside the range; 1% log-normal noise."""
+    import jax
+    import jax.numpy as jnp
+
+    law = js.get_law(kind)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        x = np.logspace(0, 4, 40) * 10 ** rng.uniform(2, 5)
+        if kind == "m4":
+            p = dict(eps_inf=rng.uniform(0.1, 1.5), alpha=rng.uniform(0.2, 1.5), c=-rng.uniform(0.2, 0.8))
+            p["eps_0"] = p["eps_inf"] + rng.uniform(1, 4)
+            b = p["eps_0"] - p["eps_inf"]
+            p["beta"] = 0.5 * b / (0.5 * b) ** p["alpha"] / np.sqrt(x[0] * x[-1]) ** p["c"]
+        else:
+            p = dict(a=rng.uniform(0.05, 1.0), b=10 ** rng.uniform(0, 1.5), c0=rng.uniform(0, 0.3),
+                     c1=rng.uniform(0.3, 1.5), d1=np.sqrt(x[0] * x[-1]) * 10 ** rng.uniform(-1, 1),
+                     f1=rng.uniform(0.1, 1.0))
+        with jax.enable_x64(True):
+            y = np.asarray(law.predict({k: jnp.asarray(v) for k, v in p.items()}, {"x": jnp.asarray(x)}))
+        y = y * np.exp(0.01 * rng.standard_normal(x.size))
+        out.append((x, y, {k: float(v) for k, v in p.items()}))
+    return out
+
+
+def summarise(rows: list[dict], key: str) -> dict:
+    vals = [r[key] for r in rows]
+    conv = sum(v["converged"] for v in vals)
+    finite = sum(v["finite_at_training_points"] for v in vals)
+    rm = [v["rmse_log"] for v in vals if v["rmse_log"] is not None]
+    return {"converged": f"{conv}/{len(vals)}", "finite_predictions": f"{finite}/{len(vals)}",
+            "rmse_log_median": float(np.median(rm)) if rm else None, "rmse_log_mean": float(np.mean(rm)) if rm else None,
+            "total_s": round(sum(v["s"] for v in vals), 1)}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "curves_cpu2.json"))
+    ap.add_argument("--n-sim", type=int, default=20)
+    args = ap.parse_args(argv)
+    result = {"machine": machine(), "protocol": __doc__.split("\n\n")[1:4], "real": {}, "simulated": {}}
+    root = shared_root()
+    if root is not None:
+        for name, (x_tr, y_tr, x_te, y_te, eps_0) in real_curves(root).items():
+            rows = {"saturating_power_law": score("saturating_power_law", x_tr, y_tr, x_te, y_te),
+                    "m4": score("m4", x_tr, y_tr, x_te, y_te),
+                    "bnsl": score("bnsl", x_tr, y_tr, x_te, y_te)}
+            if eps_0 is not None:
+                rows[f"m4[eps_0={eps_0:g}]"] = score(laws.make_m4(eps_0), x_tr, y_tr, x_te, y_te)
+            result["real"][name] = rows
+            print(name, {k: (v["converged"], v["rmse_log"]) for k, v in rows.items()}, flush=True)
+    for kind in ("m4", "bnsl"):
+        rows = []
+        for i, (x, y, truth) in enumerate(simulate(kind, args.n_sim)):
+            tr, te = slice(0, 30), slice(30, None)
+            row = {"truth": truth,
+                   "saturating_power_law": score("saturating_power_law", x[tr], y[tr], x[te], y[te]),
+                   kind: score(kind, x[tr], y[tr], x[te], y[te])}
+            if kind == "m4":
+                row["m4[eps_0=true]"] = score(laws.make_m4(truth["eps_0"]), x[tr], y[tr], x[te], y[te])
+            rows.append(row)
+            print(kind, i, {k: (v["converged"], v["rmse_log"]) for k, v in row.items() if k != "truth"}, flush=True)
+        keys = [k for k in rows[0] if k != "truth"]
+        result["simulated"][kind] = {"summary": {k: summarise(rows, k) for k in keys}, "curves": rows}
+        print(kind, json.dumps(result["simulated"][kind]["summary"], indent=1), flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(f"written to {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Curve-extrapolation laws as published (issue 13): data-aware starts for M4 and BNSL, M4 with a
+fixed random-guess loss, and degenerate fits reported as not converged."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxscale as js
+from jaxscale import laws
+from jaxscale._config import precision
+from jaxscale._validate import degenerate_reason
+
+
+def _curve(law, p, x, noise, seed=0):
+    with precision(np.float64):
+        y = np.asarray(law.predict({k: jnp.asarray(v) for k, v in p.items()}, {"x": jnp.asarray(x)}))
+    return y * np.exp(noise * np.random.default_rng(seed).standard_normal(x.size))
+
+
+def test_m4_starts_follow_the_paper_least_squares():
+    """On a noise-free M4 curve the paper's regression stage, at the true (eps_inf, eps_0) grid
+    pair nearest the truth, already lands near (alpha, beta, c); the best start has the smallest
+    regression residual and every start satisfies the paper's signs (alpha >= 0, c <= 0)."""
+    truth = {"eps_inf": 0.5, "eps_0": 3.0, "alpha": 0.8, "beta": 40.0, "c": -0.4}
+    x = np.logspace(1, 7, 40)
+    y = _curve(laws.m4, truth, x, 0.0)
+    s = laws.m4.start_builder({"x": x}, y)
+    assert s.shape == (24, 5) and np.all(np.isfinite(s))
+    assert np.all(s[:, 2] >= 0) and np.all(s[:, 4] <= 0) and np.all(s[:, 0] < y.min()) and np.all(s[:, 1] > y.max())
+    fixed = laws.make_m4(3.0)
+    assert fixed is laws.make_m4(3.0) and fixed.param_names == ("eps_inf", "alpha", "beta", "c")
+    s = fixed.start_builder({"x": x}, y)
+    best = dict(zip(fixed.param_names, s[0]))
+    assert best["alpha"] == pytest.approx(0.8, rel=0.3) and best["c"] == pytest.approx(-0.4, rel=0.3)
+    with pytest.raises(ValueError, match="eps_0"):
+        laws.make_m4(-1.0)
+
+
+def test_m4_fixed_eps0_recovers_truth_with_defaults():
+    """make_m4(eps_0) with default settings (data-aware starts, no options) on a 1%-noise curve:
+    converged, finite predictions, parameters within the spread that noise allows."""
+    truth = {"eps_inf": 0.4, "alpha": 0.7, "beta": 25.0, "c": -0.35}
+    x = np.logspace(2, 7, 30)
+    y = _curve(laws.make_m4(2.5), truth, x, 0.01, seed=3)
+    fit = js.fit(laws.make_m4(2.5), {"x": x, "y": y}, inputs={"x": "x"}, target="y", progress=False)
+    assert fit.converged
+    assert fit.params["eps_inf"] == pytest.approx(0.4, abs=0.1) and fit.params["c"] == pytest.approx(-0.35, abs=0.1)
+    assert np.all(np.isfinite(js.predict(fit, {"x": x})["prediction"]))
+
+
+def test_bnsl_brute_starts_span_the_data():
+    """The brute stage places the break inside the range of x whatever its units (the default
+    grid stops at d1 = 1e5), and its best candidate is already close on a noise-free curve."""
+    truth = {"a": 0.3, "b": 3.0, "c0": 0.1, "c1": 1.0, "d1": 3e7, "f1": 0.3}
+    x = np.logspace(6, 9.5, 40)
+    y = _curve(laws.bnsl, truth, x, 0.0)
+    s = laws.bnsl.start_builder({"x": x}, y)
+    assert s.shape == (32, 6) and np.all(np.isfinite(s))
+    best = dict(zip(laws.bnsl.param_names, s[0]))
+    assert 1e6 / 3 < best["d1"] < 3e9 and abs(np.log(best["d1"] / 3e7)) < 1.5
+    with precision(np.float64):
+        pred = np.asarray(laws.bnsl.predict({k: jnp.asarray(v) for k, v in best.items()}, {"x": jnp.asarray(x)}))
+    assert np.sqrt(np.mean((np.log(pred) - np.log(y)) ** 2)) < 0.05
+
+
+@pytest.mark.filterwarnings("ignore::jaxscale.BoundWarning")
+def test_degenerate_fits_are_not_converged():
+    law = js.get_law("saturating_power_law")
+    x = {"x": np.logspace(0, 3, 10)}
+    assert degenerate_reason(law, law.unconstrain({"E": 1.0, "A": 2.0, "alpha": 0.5}), x) is None
+    r = degenerate_reason(law, law.unconstrain({"E": 1.0, "A": 1e-300, "alpha": 0.5}), x)
+    assert "extreme" in r and "A=1e-300" in r
+    assert degenerate_reason(law, np.array([0.0, 0.0, np.nan]), x) == "non-finite parameters"
+    # M4 run off as reported in issue 13: eps_0 = 64, alpha = 171, beta = 1e-308
+    bad = {"eps_inf": 0.3, "eps_0": 64.0, "alpha": 171.0, "beta": 1e-308, "c": -0.5}
+    assert "extreme" in degenerate_reason(laws.m4, laws.m4.unconstrain(bad), {"x": np.logspace(3, 6, 5)})
+    # through fit: a start that stays extreme (one step) is reported, with the reason, as not converged
+    y = 1.0 + 2.0 * x["x"] ** -0.5
+    with pytest.warns(js.ConvergenceWarning, match="degenerate"):
+        fit = js.fit(law, {"x": x["x"], "y": y}, inputs={"x": "x"}, target="y", n_steps=1, progress=False,
+                     starts={"E": [1.0], "A": [1e-300], "alpha": [0.5]})
+    assert not fit.converged
