@@ -223,7 +223,11 @@ def check_arguments(args) -> None:
             raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
     if getattr(args, "predict", None):
         _parse_points(args.predict, law)
-    if getattr(args, "compute", None) is not None:
+    if getattr(args, "at", None) is not None:  # isoflop: budgets to allocate (its --compute is a column)
+        bad = [c for c in args.at if not 0 < c < float("inf")]
+        if bad:
+            raise ValueError(f"--at must be finite FLOP budgets > 0, got {bad[0]:g}")
+    elif getattr(args, "compute", None) is not None:
         if set(law.inputs) != {"N", "D"}:
             raise ValueError(f"optimal needs a law of N and D; {law.name!r} has inputs {list(law.inputs)}")
         bad = [c for c in args.compute if not 0 < c < float("inf")]
