@@ -64,23 +64,18 @@ def coverage_summary(hits: np.ndarray, level: float) -> dict:
 
 
 def truth_targets(params: dict, factors=(10.0, 100.0), largest: float = 3e21) -> dict:
-    """Compute-optimal (N, D) of the generating law at ``factor * largest`` and its true loss there."""
+    """Compute-optimal (N, D) of the generating law at ``factor * largest`` (C = 6 N D, Hoffmann et al.
+    Eq. 4 closed form) and its true loss there."""
+    a, b = params["alpha"], params["beta"]
+    g = (a * params["A"] / (b * params["B"])) ** (1.0 / (a + b))
     out = {}
     for f in factors:
         c = f * largest
-        n, d = (float(v) for v in js.compute_optimal(_Truth(params), [c])[["N_opt", "D_opt"]].iloc[0])
-        loss = params["E"] + params["A"] / n ** params["alpha"] + params["B"] / d ** params["beta"]
+        n = g * (c / 6.0) ** (b / (a + b))
+        d = c / (6.0 * n)
+        loss = params["E"] + params["A"] / n ** a + params["B"] / d ** b
         out[f"pred_{f:g}x"] = {"C": c, "N": n, "D": d, "loss": loss}
     return out
-
-
-class _Truth:
-    """Duck-typed point result holding the generating parameters (for compute_optimal)."""
-
-    def __init__(self, params):
-        self.law = js.get_law("chinchilla")
-        self.params = dict(params)
-        self.dtype = np.float64
 
 
 def bootstrap(args):
