@@ -13,7 +13,7 @@ residuals; see :mod:`benchmarks._peers` for the peer):
   for every resample over a 2-worker process pool (pool start-up included), on the same
   multinomial counts; per-resample objectives compared (relative tolerance 1e-9).
 * **unrolled Cholesky threshold**: ``spd_solve`` unrolls the Cholesky factorisation up to
-  ``jaxscale._solvers.UNROLL_MAX`` parameters. For 7-9 parameter laws of the zoo (their simulated examples), compile time
+  ``jaxscale._solvers.UNROLL_MAX`` parameters. For 5-9 parameter laws of the zoo (their simulated examples), compile time
   (first call minus warm) and warm time of a 64-start fit with the unrolled solve and with
   ``cho_solve``.
 
@@ -115,14 +115,16 @@ def cholesky_threshold(laws, n_starts, repeats):
             law = js.get_law(name)
             data = ex.simulate(name, seed=0)
             row = {"law": name, "n_params": law.n_params, "n_starts": n_starts}
-            for label, limit in (("unrolled", 64), ("cho_solve", 0)):
+            order = (("unrolled", 64), ("cho_solve", 0))
+            for label, limit in (order if len(out) % 2 == 0 else order[::-1]):  # alternate who compiles first
                 say(f"cholesky: {name} ({law.n_params} params), {label} ...")
                 solvers.UNROLL_MAX = limit
                 engine._compiled.cache_clear()
                 first, warm, res = timed(lambda: js.fit(law, data, starts="halton", n_starts=n_starts, progress=False,
                                                         on_failure="ignore"), repeats)
                 row[label] = {"first_call_s": first, "warm_s": warm, "compile_s_est": first - warm,
-                              "objective": res.objective}
+                              "objective": res.objective, "n_converged": res.n_converged}
+            row["objective_rel_diff"] = _rel(row["cho_solve"]["objective"], row["unrolled"]["objective"])
             out.append(row)
     finally:
         solvers.UNROLL_MAX = saved
@@ -137,6 +139,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="warm repeats (default 7; quick 3)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--chol-laws", default="chinchilla,bnsl,data_constrained,kumar_precision,bnsl2",
+                    help="laws for the unrolled-Cholesky measurement")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: fit,bootstrap,cholesky")
     ap.add_argument("--out", default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
@@ -170,7 +174,7 @@ def main(argv=None):
             fit = js.fit("chinchilla", df, progress=False)
         out["bootstrap"] = bootstrap(df, fit, n, args.workers, args.seed)
     if "cholesky" not in skip:
-        out["cholesky_threshold"] = cholesky_threshold(["data_constrained", "kumar_precision", "bnsl2"],
+        out["cholesky_threshold"] = cholesky_threshold(args.chol_laws.split(","),
                                                        64, max(2, repeats // 2))
     out["machine"] = {**machine(), "load_average_start": load_start, "load_average_end": os.getloadavg(),
                       "blas_threads": blas_threads()}

@@ -56,18 +56,25 @@ class Problem(NamedTuple):
         return self.objective.value(self.y, self.model(u), self.weights)
 
 
-UNROLL_MAX = 16  # largest size solved by the unrolled Cholesky (benchmarks/bench_varpro.py measures it)
+# Largest size solved by the unrolled Cholesky; larger systems use ``jnp.linalg.cholesky`` and
+# ``cho_solve``. Set by measurement (benchmarks/bench_varpro.py, results/varpro_cpu2.json: 64-start
+# fits of 3-9 parameter laws on 2 CPU cores): from 4 parameters up, ``cho_solve`` compiles 20-50%
+# faster (data_constrained, 7 parameters: 27 s against 40 s) at the same or lower warm time, and
+# reaches the same objectives; at 3 the unrolled solve runs faster warm.
+UNROLL_MAX = 3
 
 
-def spd_solve(a, b):
-    """Solve ``a x = b`` for a small symmetric positive definite ``a`` by an unrolled Cholesky.
+def spd_solve(a, b, *, unroll: bool | None = None):
+    """Solve ``a x = b`` for a small symmetric positive definite ``a`` by Cholesky.
 
     Returns NaN (not an error) when ``a`` is not positive definite, so callers can reject the
-    step branch-free. Unrolled code vectorises well under ``vmap`` for the few parameters of a
-    scaling law; above 16 parameters it falls back to ``jax.scipy.linalg.cho_solve``.
+    step branch-free. Systems of up to ``UNROLL_MAX`` unknowns (or any size with
+    ``unroll=True``) use an unrolled factorisation, which vectorises well under ``vmap`` for
+    millions of tiny systems; larger ones ``jax.scipy.linalg.cho_solve``, whose program does not
+    grow as ``P^3`` and compiles faster.
     """
     p = a.shape[-1]
-    if p > UNROLL_MAX:
+    if not (p <= UNROLL_MAX if unroll is None else unroll):
         c = jnp.linalg.cholesky(a)
         return jax.scipy.linalg.cho_solve((c, True), b)
     L = [[None] * p for _ in range(p)]

@@ -202,7 +202,7 @@ def nnls_small(g, h, s, positive, subsets):
 
     def one(m):
         a = gs * (m[:, None] * m[None, :]) + jnp.diag(1.0 - m) + eye
-        cs = spd_solve(a, hs * m) * m
+        cs = spd_solve(a, hs * m, unroll=True) * m
         rss = s - 2.0 * cs @ hs + cs @ gs @ cs
         ok = jnp.all(jnp.isfinite(cs)) & jnp.all((cs >= 0) | ~pos)
         return cs, jnp.where(ok, rss, jnp.inf)

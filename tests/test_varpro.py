@@ -197,3 +197,20 @@ def test_default_plan_reaches_grid_optimum_on_real_data(shared_data, name, law, 
     grid = js.fit(law, df, starts="grid", progress=False, on_failure="ignore", **kw)
     assert vp.to_dict()["plan"] == "varpro"
     assert _reaches(vp, grid), (name, vp.objective, grid.objective, (vp.objective - grid.objective) / grid.objective)
+
+
+@pytest.mark.parametrize("p", [2, 3, 5, 9])
+def test_spd_solve_unrolled_and_cholesky_agree(p):
+    """Both paths of spd_solve (unrolled up to UNROLL_MAX, cho_solve above) solve SPD systems and
+    return NaN for indefinite ones (callers reject such steps branch-free)."""
+    from jaxscale._solvers import spd_solve
+
+    rng = np.random.default_rng(p)
+    m = rng.standard_normal((p, p))
+    a, b = m @ m.T + p * np.eye(p), rng.standard_normal(p)
+    bad = a - 2 * np.max(np.linalg.eigvalsh(a)) * np.eye(p)
+    with js.precision("float64"):
+        for unroll in (True, False):
+            np.testing.assert_allclose(np.asarray(spd_solve(jnp.asarray(a), jnp.asarray(b), unroll=unroll)),
+                                       np.linalg.solve(a, b), rtol=1e-10)
+            assert np.all(np.isnan(np.asarray(spd_solve(jnp.asarray(bad), jnp.asarray(b), unroll=unroll))))
