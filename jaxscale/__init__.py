@@ -51,6 +51,8 @@ from ._extrapolate import compute_optimal as compute_optimal
 from ._extrapolate import predict as predict
 from ._extrapolate import predict_chain as predict_chain
 from ._extrapolate import residual_scale as residual_scale
+from ._results import GroupedResult as GroupedResult
+from ._results import IntervalWarning as IntervalWarning
 from ._status import BootstrapWarning as BootstrapWarning
 from ._status import BoundWarning as BoundWarning
 from ._status import ConvergenceError as ConvergenceError

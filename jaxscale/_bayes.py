@@ -413,11 +413,14 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
               chains: int = 4, warmup: int = 1000, samples: int = 1000, chain_method: str | None = None,
               seed: int = 0, init: FitResult | None = None, dense_mass: bool = True, target_accept: float = 0.8,
               level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None,
-              on_failure: str = "warn", min_draws: int | None = None) -> PosteriorResult:
+              on_failure: str = "warn", min_draws: int | None = None, group: str | None = None):
     """Sample the posterior of a law's parameters with NUTS (see the module docstring).
 
     Args:
       law: a law or its name. data, inputs, target, weights: as in :func:`jaxscale.fit`.
+      group: sample one posterior per value of this column (each group's chains started from
+        that group's fit; ``init`` may be the grouped fit); returns a grouped result of
+        :class:`PosteriorResult` (``noise`` and ``weights`` must then be column names).
       noise: known per-point noise sd on the log scale (column or array); then no noise
         parameter is sampled.
       likelihood: ``"gaussian"``, ``"student_t"`` or ``"huber"`` (with ``delta``).
@@ -446,6 +449,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     level = check_level(level)
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+    if group is not None:
+        return _bayes_groups(law, data, group, init, locals())
     priors = dict(priors or {})
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, log_target=True)
     check_points(law, ds.weights, "the data", ds)
@@ -498,6 +503,31 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
               "Run longer, raise target_accept or check the priors.", SamplingWarning, on_failure, stacklevel=2)
     return result
+
+
+def _bayes_groups(law, data, group, init, kw):
+    """One :func:`bayes_fit` per value of ``group`` (the groups' data differ in shape: one program each)."""
+    from ._results import GroupedResult
+
+    frame = as_frame(data)
+    if group not in frame.columns:
+        raise ValueError(f"unknown group column {group!r}; available columns: {list(frame.columns)}")
+    for name in ("noise", "weights"):
+        if kw[name] is not None and not isinstance(kw[name], str):
+            raise ValueError(f"with group=, pass {name} as a column name")
+    keys = list(pd.unique(frame[group]))
+    if init is not None and (init.group_column != group or set(init.results) != {_plain(k) for k in keys}):
+        raise ValueError(f"init must be the fit of the same data grouped by {group!r}")
+    rest = {k: v for k, v in kw.items() if k not in ("law", "data", "group", "init", "group")}
+    out = {}
+    for key in keys:
+        k = _plain(key)
+        out[k] = bayes_fit(law, frame[frame[group] == key], init=None if init is None else init[k], **rest)
+    return GroupedResult(group, out, frame[group].to_numpy())
+
+
+def _plain(k):
+    return k.item() if isinstance(k, np.generic) else k
 
 
 def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = None, holdout: float = 0.2,

@@ -31,7 +31,7 @@ import pandas as pd
 from ._config import precision
 from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
-from ._results import Result, Status, check_level, quantile_interval
+from ._results import GroupedResult, Result, Status, check_level, quantile_interval
 from ._status import BootstrapWarning, check_on_failure, fail
 from ._varpro import VarPro, resolve_plan, varpro_starts
 from ._validate import check_count, check_seed, seed_int
@@ -240,16 +240,19 @@ class BootstrapResult(Result):
                 f"resamples converged, {self.starts_per_resample} starts each)")
 
 
-def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
+def bootstrap(fit, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
               progress: bool = True, on_failure: str = "warn", min_draws: int | None = None,
-              plan=None) -> BootstrapResult:
+              plan=None):
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
       fit: a :class:`~jaxscale.FitResult` (from :func:`jaxscale.fit`; its grid fit supplies
-        the starts of every resample, see the module docstring).
+        the starts of every resample, see the module docstring), or a grouped fit
+        (``fit(..., group=COL)``): then every group's resamples run in one batch (group ``j``
+        with seed ``seed + j``; ``cluster`` labels over all rows of the grouped data) and the
+        result is a grouped result of one :class:`BootstrapResult` per group.
       n_resamples: number of resamples (Epoch AI used 4,000).
       scheme: ``"iid"``, ``"cluster"`` (with ``cluster``: an array with one label per data point)
         or ``"residual"``.
@@ -282,8 +285,10 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
     Ctrl-C raises :class:`~jaxscale.Interrupted`, saying how many resamples were done.
     """
     check_on_failure(on_failure)
-    if not isinstance(fit, FitResult):
-        raise TypeError(f"fit must be a jaxscale.FitResult (from jaxscale.fit), got {type(fit).__name__}")
+    grouped = isinstance(fit, GroupedResult)
+    if not (isinstance(fit, FitResult) or grouped):
+        raise TypeError(f"fit must be a jaxscale.FitResult or a grouped fit (from jaxscale.fit), got "
+                        f"{type(fit).__name__}")
     n_resamples = check_count(n_resamples, "n_resamples")
     n_basins = check_count(n_basins, "n_basins", minimum=0)
     seed = check_seed(seed)
@@ -292,56 +297,74 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
         n_steps = check_count(n_steps, "n_steps")
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
-    ds, law, obj = fit.data, fit.law, fit.loss
-    plan = resolve_plan(fit.plan if plan is None else plan, law)
-    starts = basin_starts(fit, n_basins)
-    extra = None
-    if extra_starts is not None:
-        extra = np.atleast_2d(np.asarray(extra_starts, dtype=float))
-        if extra.shape[1] != law.n_params:
-            raise ValueError(f"extra_starts must have shape (S, {law.n_params})")
-        starts = np.concatenate([starts, extra])
-    y = obj.target(ds.y)
-    base_w = ds.weights
-    clusters = None
-    if scheme == "cluster":
-        clusters = _cluster_labels(fit, cluster)
-    elif scheme not in ("iid", "residual"):
+    if scheme not in ("iid", "cluster", "residual"):
         raise ValueError(f"scheme must be 'iid', 'cluster' or 'residual', got {scheme!r}")
-    fitted = None
-    if scheme == "residual":
-        with precision(fit.dtype):
-            fitted = np.asarray(model_output(law, obj, fit.params, fit.data.inputs))
-    stream = ResampleStream(ds.n, seed, scheme, clusters)
-    seen = {"starts": starts.shape[0]}
+    min_draws = None if min_draws is None else check_count(min_draws, "min_draws")
+    if grouped:
+        return _bootstrap_groups(fit, n_resamples, scheme, cluster, seed, n_basins, extra_starts, n_steps, level,
+                                 bca, chunk_size, progress, on_failure, min_draws, plan)
+    prob = _Problem(fit, n_resamples, scheme, cluster, seed, n_basins, extra_starts, plan)
+    draws, conv, objective = _solve_resamples(fit, prob.template, prob.data_fn, n_resamples, fit.data.n, n_steps,
+                                              chunk_size, progress)
+    return _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level, bca, n_steps, chunk_size,
+                   progress, on_failure, min_draws)
 
-    def data_fn(lo, hi):
-        """The resamples lo:hi, drawn now (called once per chunk, in order), with their starts
-        when each resample runs its own variable projection."""
-        k = hi - lo
-        draw = stream.next(k)
-        xs = {name: np.broadcast_to(v, (k,) + v.shape) for name, v in ds.inputs.items()}
+
+class _Problem:
+    """One fit's resamples, drawn one chunk at a time: ``data_fn(lo, hi)`` gives ``(x, y, w)`` (or
+    ``(x, y, w, starts)`` under variable projection) of resamples ``lo:hi``, called in order."""
+
+    def __init__(self, fit, n_resamples, scheme, cluster, seed, n_basins, extra_starts, plan):
+        ds, law, obj = fit.data, fit.law, fit.loss
+        self.fit, self.plan = fit, resolve_plan(fit.plan if plan is None else plan, law)
+        starts = basin_starts(fit, n_basins)
+        self.extra = None
+        if extra_starts is not None:
+            self.extra = np.atleast_2d(np.asarray(extra_starts, dtype=float))
+            if self.extra.shape[1] != law.n_params:
+                raise ValueError(f"extra_starts must have shape (S, {law.n_params})")
+            starts = np.concatenate([starts, self.extra])
+        self.y = obj.target(ds.y)
+        self.clusters = _cluster_labels(fit, cluster) if scheme == "cluster" else None
+        self.fitted = None
         if scheme == "residual":
-            cy, cw = fitted[None, :] + (y - fitted)[draw], np.broadcast_to(base_w, (k, ds.n))
+            with precision(fit.dtype):
+                self.fitted = np.asarray(model_output(law, obj, fit.params, fit.data.inputs))
+        self.scheme, self.stream = scheme, ResampleStream(ds.n, seed, scheme, self.clusters)
+        self.starts = starts
+        self.n_starts = starts.shape[0]
+        self.template = starts
+        if isinstance(self.plan, VarPro):  # the per-resample starts come from data_fn; this sizes the chunks
+            self.template = np.zeros((self.plan.n_best_resample + (0 if self.extra is None else self.extra.shape[0]),
+                                      law.n_params))
+
+    def data_fn(self, lo, hi):
+        """The resamples lo:hi, drawn now, with their starts when each resample runs its own
+        variable projection."""
+        fit, ds, k = self.fit, self.fit.data, hi - lo
+        draw = self.stream.next(k)
+        xs = {name: np.broadcast_to(v, (k,) + v.shape) for name, v in ds.inputs.items()}
+        if self.scheme == "residual":
+            cy, cw = self.fitted[None, :] + (self.y - self.fitted)[draw], np.broadcast_to(ds.weights, (k, ds.n))
         else:
-            cy, cw = np.broadcast_to(y, (k, ds.n)), draw * base_w[None, :]
-        if not isinstance(plan, VarPro):
+            cy, cw = np.broadcast_to(self.y, (k, ds.n)), draw * ds.weights[None, :]
+        if not isinstance(self.plan, VarPro):
             return xs, cy, cw
-        cs, _ = varpro_starts(law, obj, ds.inputs, cy, cw, batched_data=True, plan=plan,
-                              n_best=plan.n_best_resample, dtype=fit.dtype)
-        if extra is not None:
-            cs = np.concatenate([cs, np.broadcast_to(extra, (k,) + extra.shape)], axis=1)
-        seen["starts"] = cs.shape[1]
+        cs, _ = varpro_starts(fit.law, fit.loss, ds.inputs, cy, cw, batched_data=True, plan=self.plan,
+                              n_best=self.plan.n_best_resample, dtype=fit.dtype)
+        if self.extra is not None:
+            cs = np.concatenate([cs, np.broadcast_to(self.extra, (k,) + self.extra.shape)], axis=1)
+        self.n_starts = cs.shape[1]
         return xs, cy, cw, cs
 
-    template = starts
-    if isinstance(plan, VarPro):  # the per-resample starts come from data_fn; this sizes the chunks
-        template = np.zeros((plan.n_best_resample + (0 if extra is None else extra.shape[0]), law.n_params))
-    draws, conv, objective = _solve_resamples(fit, template, data_fn, n_resamples, ds.n, n_steps, chunk_size,
-                                              progress)
 
+def _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level, bca, n_steps, chunk_size, progress,
+            on_failure, min_draws, where="") -> BootstrapResult:
+    """The jackknife (``bca``), the failure report and the :class:`BootstrapResult` of one fit."""
+    ds, law = fit.data, fit.law
     jack = None
     if bca:
+        clusters, base_w = prob.clusters, ds.weights
         if scheme == "cluster":
             labels = np.unique(clusters)
             jw = np.stack([np.where(clusters == lab, 0.0, 1.0) for lab in labels]) * base_w[None, :]
@@ -349,19 +372,77 @@ def bootstrap(fit: FitResult, n_resamples: int = 4000, *, scheme: str = "iid", c
             jw = (1.0 - np.eye(ds.n)) * base_w[None, :]
         m = jw.shape[0]
         jxs = {k: np.broadcast_to(v, (m,) + v.shape) for k, v in ds.inputs.items()}
-        jys = np.broadcast_to(y, (m, ds.n))
+        jys = np.broadcast_to(prob.y, (m, ds.n))
         jack, jconv, _ = _solve_resamples(fit, fit.u[None], lambda lo, hi: ({k: v[lo:hi] for k, v in jxs.items()},
                                           jys[lo:hi], jw[lo:hi]), m, ds.n, n_steps, chunk_size, progress)
         if not jconv.all():
-            fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name} did not converge; "
-                  "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=2)
+            fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name}{where} did not converge; "
+                 "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=3)
     n_bad = int((~conv).sum())
     if n_bad:
-        fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name} did not converge "
-              f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
-              on_failure, stacklevel=2)
-    return BootstrapResult(fit, draws, conv, objective, int(seen["starts"]), scheme, int(seed), level, jack,
-                           None if min_draws is None else int(min_draws))
+        fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name}{where} did not converge "
+             f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
+             on_failure, stacklevel=3)
+    return BootstrapResult(fit, draws, conv, objective, int(prob.n_starts), scheme, int(seed), level, jack,
+                           min_draws)
+
+
+def _pad_points(a, n_max: int, fill_zero: bool = False) -> np.ndarray:
+    """Pad axis 1 (points) of ``(k, n, ...)`` to ``n_max``: copies of the first point, or zeros (weights)."""
+    a = np.asarray(a)
+    extra = n_max - a.shape[1]
+    if extra == 0:
+        return a
+    pad = np.zeros_like(a[:, :1]) if fill_zero else a[:, :1]
+    return np.concatenate([a, np.repeat(pad, extra, axis=1)], axis=1)
+
+
+def _pad_starts(s, s_max: int) -> np.ndarray:
+    """Pad axis 1 (starts) of ``(k, S, P)`` to ``s_max`` with copies of the first start."""
+    return s if s.shape[1] == s_max else np.concatenate([s, np.repeat(s[:, :1], s_max - s.shape[1], axis=1)], axis=1)
+
+
+def _bootstrap_groups(grouped, n_resamples, scheme, cluster, seed, n_basins, extra_starts, n_steps, level, bca,
+                      chunk_size, progress, on_failure, min_draws, plan):
+    """Every group's resamples in one batch (points padded with zero weight, starts with copies):
+    group ``j`` draws with ``seed + j``, so it equals :func:`bootstrap` of that group's fit alone
+    (to the solver's tolerance: the padded sums run in another order)."""
+    parts = grouped.parts()
+    labels = None if grouped.labels is None else np.asarray(grouped.labels)
+    probs = []
+    for j, (key, f) in enumerate(parts):
+        cl = None if cluster is None else np.asarray(cluster)[labels == key]
+        probs.append(_Problem(f, n_resamples, scheme, cl, seed + j, n_basins, extra_starts, plan))
+    n_max = max(p.fit.data.n for p in probs)
+    s_max = max(p.template.shape[0] for p in probs)
+    n_params = parts[0][1].law.n_params
+
+    def data_fn(lo, hi):
+        xs, ys, ws, ss = [], [], [], []
+        for j, p in enumerate(probs):
+            a, b = max(lo, j * n_resamples), min(hi, (j + 1) * n_resamples)
+            if a >= b:
+                continue
+            chunk = p.data_fn(a - j * n_resamples, b - j * n_resamples)
+            cx, cy, cw = chunk[:3]
+            cs = chunk[3] if len(chunk) == 4 else np.broadcast_to(p.starts, (b - a,) + p.starts.shape)
+            xs.append({k: _pad_points(v, n_max) for k, v in cx.items()})
+            ys.append(_pad_points(cy, n_max))
+            ws.append(_pad_points(cw, n_max, fill_zero=True))
+            ss.append(_pad_starts(np.asarray(cs), s_max))
+        return ({k: np.concatenate([x[k] for x in xs]) for k in xs[0]}, np.concatenate(ys), np.concatenate(ws),
+                np.concatenate(ss))
+
+    first = parts[0][1]
+    draws, conv, objective = _solve_resamples(first, np.zeros((s_max, n_params)), data_fn, len(parts) * n_resamples,
+                                              n_max, n_steps, chunk_size, progress)
+    out = {}
+    for j, ((key, f), p) in enumerate(zip(parts, probs)):
+        rows = slice(j * n_resamples, (j + 1) * n_resamples)
+        out[key] = _finish(f, p, {k: v[rows] for k, v in draws.items()}, conv[rows], objective[rows], n_resamples,
+                           scheme, seed + j, level, bca, n_steps, chunk_size, progress, on_failure, min_draws,
+                           where=f" ({grouped.column}={key})")
+    return GroupedResult(grouped.column, out, grouped.labels)
 
 
 def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:

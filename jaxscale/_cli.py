@@ -82,6 +82,8 @@ CONFLICTS: list[tuple[Callable[[argparse.Namespace], bool], str]] = [
      "--scheme and --cluster set up a bootstrap: add --bootstrap N"),
     (lambda a: getattr(a, "method", None) != "nuts" and any(_given(a, k) for k in NUTS_ONLY),
      "{nuts_options} only apply with --method nuts"),
+    (lambda a: _given(a, "group") and _given(a, "save_idata"),
+     "--save-idata writes one InferenceData; with --group use --save"),
     (lambda a: _given(a, "delta") and getattr(a, "loss", None) not in (None, "huber"),
      "--delta is the Huber loss's threshold; it conflicts with --loss {loss}"),
 ]
@@ -274,7 +276,7 @@ def nuts_request(args, result) -> dict:
                weights=args.weights, likelihood=args.likelihood or "gaussian", chains=args.chains or 4,
                warmup=args.warmup or 1000, samples=args.samples or 1000, seed=args.seed, init=result,
                level=args.level, min_draws=args.min_draws, progress=not args.no_progress,
-               on_failure=args.on_failure)
+               on_failure=args.on_failure, group=getattr(args, "group", None))
     if args.delta is not None:
         req["delta"] = args.delta
     return req
@@ -332,19 +334,15 @@ def _args_fit(p) -> None:
     data_options(p)
     fit_options(p)
     uncertainty_options(p)
-    p.add_argument("--group", default=None, help="fit one law per value of this column")
+    p.add_argument("--group", default=None,
+                   help="fit one law per value of this column (all groups in one batch; works with --bootstrap, "
+                        "--method nuts, --predict, --save, --plot)")
     p.add_argument("--predict", default=None, metavar="N=..,D=..",
                    help="predict at these inputs (several values separated by ;)")
     output_options(p)
 
 
 def _run_fit(args) -> int:
-    if args.group is not None:
-        for option in ("bootstrap", "save", "plot", "predict"):
-            if _given(args, option):
-                raise ValueError(f"--{option} with --group is not supported yet; fit each group's CSV")
-        if args.method == "nuts":
-            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
     result = fitted(args)
     tables = {}
     if args.predict:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
-from ._results import check_level, interval_or_nan, quantile_interval, warn_no_interval
+from ._results import check_level, interval_or_nan, per_part, quantile_interval, warn_no_interval
 
 __all__ = ["predict", "compute_optimal", "predict_chain", "residual_scale", "residual_noise", "likelihood_noise",
            "observation_draws", "predictive_draws", "as_inputs", "KINDS"]
@@ -173,7 +173,8 @@ def predictive_draws(result, inputs: Mapping, *, kind: str = "observation", seed
 # predict, compute_optimal, predict_chain
 # ----------------------------------------------------------------------------------------------
 def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = "mean", seed: int = 0) -> pd.DataFrame:
-    """The result's prediction at ``inputs`` with an equal-tailed interval.
+    """The result's prediction at ``inputs`` with an equal-tailed interval (per group, with a group
+    column first, for a grouped result).
 
     ``kind="mean"`` (default): a confidence (credible) interval for the law's curve, from the
     draws of the parameters. ``kind="observation"``: a prediction interval for a new run, which
@@ -190,6 +191,10 @@ def predict(result, inputs: Mapping, level: float | None = None, *, kind: str = 
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return per_part(result, lambda r: _predict_one(r, inputs, level, kind, seed))
+
+
+def _predict_one(result, inputs, level, kind, seed) -> pd.DataFrame:
     level = check_level(result.level if level is None else level)
     xs = as_inputs(result, inputs)
     out = pd.DataFrame({k: v.ravel() for k, v in xs.items()})
@@ -230,8 +235,12 @@ def compute_optimal(result, compute, *, level: float | None = None, tokens_for: 
     laws of ``N`` and ``D``, or a user cost given as ``tokens_for(N, C) -> D``, the law minimised
     numerically along the iso-compute curve; for an isoFLOP analysis its fitted frontier. With
     fewer valid draws than the minimum, the ``_lo``/``_hi`` columns are NaN and an
-    ``IntervalWarning`` names the counts.
+    ``IntervalWarning`` names the counts. A grouped result gives one row per group and budget.
     """
+    return per_part(result, lambda r: _optimal_one(r, compute, level, tokens_for))
+
+
+def _optimal_one(result, compute, level, tokens_for) -> pd.DataFrame:
     level = check_level(result.level if level is None else level)
     cs = np.atleast_1d(np.asarray(compute, dtype=float)).ravel()
     if np.any(~np.isfinite(cs)) or np.any(cs <= 0):

@@ -18,7 +18,7 @@ from ._config import precision, resolve_dtype
 from ._data import Dataset, load_data
 from ._engine import StartResults, solve_batch
 from ._objectives import Objective, get_objective
-from ._results import DEFAULT_LEVEL, Result, Status
+from ._results import DEFAULT_LEVEL, GroupedResult, Result, Status
 from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
 from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
@@ -186,28 +186,13 @@ class FitResult(Result):
                 f"{self.n_converged}/{self.n_starts} starts converged; best converged={self.converged})")
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GroupedFit:
-    """One :class:`FitResult` per value of the group column (``fits[group_value]``)."""
+class GroupedFit(GroupedResult):
+    """One :class:`FitResult` per value of the group column (``fits[group_value]``), fitted in one
+    batch; a :class:`~jaxscale._results.GroupedResult` (the results protocol, group by group)."""
 
-    column: str
-    fits: dict
-
-    def __getitem__(self, key):
-        return self.fits[key]
-
-    def __len__(self):
-        return len(self.fits)
-
-    def to_dict(self) -> dict:
-        return {"group": self.column, "groups": {str(k): v.to_dict() for k, v in self.fits.items()}}
-
-    def table(self) -> pd.DataFrame:
-        rows = {k: {**v.params, "objective": v.objective, "converged": v.converged} for k, v in self.fits.items()}
-        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(self.column)
-
-    def summary(self) -> str:
-        return "\n\n".join(f"== {self.column} = {k}\n{v.summary()}" for k, v in self.fits.items())
+    @property
+    def fits(self) -> dict:
+        return self.results
 
 
 # ----------------------------------------------------------------------------------------------
@@ -456,4 +441,4 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
             if bad:
                 failures[key] = bad
     _summarise_groups(law, group, failures, len(keys), on_failure)
-    return GroupedFit(group, fits)
+    return GroupedFit(group, fits, np.asarray(ds.groups))

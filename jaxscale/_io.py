@@ -392,20 +392,96 @@ def _posterior_from_idata(idata, law):
 
 
 # ----------------------------------------------------------------------------------------------
+# Grouped results: one file for all groups
+# ----------------------------------------------------------------------------------------------
+_GROUPED = "jaxscale_grouped"
+
+
+def _key(k):
+    return k.item() if isinstance(k, np.generic) else k
+
+
+def _grouped_info(grouped) -> dict:
+    return {"jaxscale_result": "grouped", "format_version": FORMAT_VERSION, "group": grouped.column,
+            "keys": [_key(k) for k in grouped.results],
+            "labels": None if grouped.labels is None else _enc(grouped.labels)}
+
+
+def _grouped_fit_json(grouped) -> dict:
+    return {**_grouped_info(grouped), "results": [_sealed(_fit_to_json(r)) for r in grouped.results.values()]}
+
+
+def _grouped_fit_from_json(doc, law):
+    from ._fit import GroupedFit
+
+    fits = {k: _fit_from_json(d, law) for k, d in zip(doc["keys"], doc["results"])}
+    return GroupedFit(doc["group"], fits, None if doc["labels"] is None else _dec(doc["labels"]))
+
+
+def _grouped_bootstrap_dataset(grouped):
+    """Every group's bootstrap dataset in one, variables and dimensions prefixed ``g{j}__``."""
+    import xarray as xr
+
+    parts = []
+    for j, boot in enumerate(grouped.results.values()):
+        xds = _bootstrap_dataset(boot)
+        ren = {**{v: f"g{j}__{v}" for v in xds.data_vars}, **{d: f"g{j}__{d}" for d in xds.dims}}
+        parts.append(xds.rename(ren))
+        parts[-1].attrs = {f"{_GROUP}__g{j}": xds.attrs[_GROUP], f"{_HASH}__g{j}": xds.attrs[_HASH]}
+    out = xr.merge(parts, combine_attrs="drop")
+    out.attrs = {_GROUPED: json.dumps(_grouped_info(grouped), allow_nan=False),
+                 **{k: v for p in parts for k, v in p.attrs.items()}}
+    return out
+
+
+def _grouped_bootstrap_from_dataset(xds, law):
+    from ._results import GroupedResult
+
+    info = json.loads(xds.attrs[_GROUPED])
+    out = {}
+    for j, key in enumerate(info["keys"]):
+        pre = f"g{j}__"
+        part = xds[[v for v in xds.data_vars if v.startswith(pre)]]
+        part = part.rename({**{v: v[len(pre):] for v in part.data_vars},
+                            **{d: d[len(pre):] for d in part.dims if d.startswith(pre)}})
+        part.attrs = {_GROUP: xds.attrs[f"{_GROUP}__g{j}"], _HASH: xds.attrs.get(f"{_HASH}__g{j}")}
+        out[key] = _bootstrap_from_dataset(part, law)
+    return GroupedResult(info["group"], out, None if info["labels"] is None else _dec(info["labels"]))
+
+
+# ----------------------------------------------------------------------------------------------
 # Public API
 # ----------------------------------------------------------------------------------------------
 def save(result, path) -> str:
     """Save a :class:`~jaxscale.FitResult` (JSON), :class:`~jaxscale.BootstrapResult` (netCDF),
     :class:`~jaxscale.PosteriorResult` (InferenceData netCDF) or :class:`~jaxscale.IsoflopResult`
-    (JSON) atomically to ``path``.
+    (JSON) atomically to ``path``; a grouped fit (JSON) or grouped bootstrap (netCDF) goes to one
+    file with every group.
 
     The format follows the kind of result, whatever the file's extension. Returns ``path``.
     """
     from ._bayes import PosteriorResult
     from ._bootstrap import BootstrapResult
     from ._isoflop import IsoflopResult, isoflop_to_json
+    from ._results import GroupedResult
 
-    if isinstance(result, IsoflopResult):
+    if isinstance(result, GroupedResult):
+        kinds = {type(r) for r in result.results.values()}
+        if kinds == {FitResult}:
+            payload = _json_bytes(_sealed(_grouped_fit_json(result)))
+
+            def write(tmp):
+                with open(tmp, "wb") as fh:
+                    fh.write(payload)
+        elif kinds == {BootstrapResult}:
+            xds = _grouped_bootstrap_dataset(result)
+
+            def write(tmp):
+                xds.to_netcdf(tmp, engine="h5netcdf")
+        else:
+            raise ValueError("save writes grouped fits and grouped bootstraps; save a grouped posterior's "
+                             "groups one by one")
+    elif isinstance(result, IsoflopResult):
         payload = _json_bytes(_sealed(isoflop_to_json(result)))
 
         def write(tmp):
@@ -430,8 +506,8 @@ def save(result, path) -> str:
         def write(tmp):
             _arviz.to_netcdf(idata, tmp)
     else:
-        raise ValueError(f"save takes a FitResult, BootstrapResult or PosteriorResult, got {type(result).__name__}"
-                         " (save a GroupedFit's fits one by one)")
+        raise ValueError(f"save takes a FitResult, BootstrapResult or PosteriorResult (or a grouped fit or "
+                         f"bootstrap), got {type(result).__name__}")
     return atomic_write(path, write)
 
 
@@ -474,12 +550,17 @@ def _load(path: str, law):
 
             _check_hash(doc.get(_HASH), _doc_sha256(doc), "the saved isoFLOP result")
             return isoflop_from_json({k: v for k, v in doc.items() if k != _HASH})
+        if isinstance(doc, dict) and doc.get("jaxscale_result") == "grouped":
+            _check_hash(doc.get(_HASH), _doc_sha256(doc), "the saved grouped fit")
+            return _grouped_fit_from_json(doc, law)
         return _fit_from_json(doc, law)
     if head[:4] != b"\x89HDF":
         raise ValueError(f"{path} is not a saved jaxscale result (JSON or netCDF-4)")
     import xarray as xr
 
     with xr.open_dataset(path, engine="h5netcdf") as xds:
+        if _GROUPED in xds.attrs:
+            return _grouped_bootstrap_from_dataset(xds.load(), law)
         if _GROUP in xds.attrs:
             return _bootstrap_from_dataset(xds.load(), law)
     from . import _arviz

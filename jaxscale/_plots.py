@@ -114,7 +114,8 @@ def _loglinear(x, y):
 # plot_fit
 # ----------------------------------------------------------------------------------------------
 def plot_fit(result, data=None, *, x: str | None = None, along: str | None = None, extrapolate_to: float | None = None,
-             level: float | None = None, n_grid: int = 120, ax=None, save=None):
+             level: float | None = None, n_grid: int = 120, ax=None, save=None, color: str = "C0",
+             group_label: str | None = None):
     r"""The data, the fitted law and its interval band on log-log axes, extrapolated to a target.
 
     Args:
@@ -134,9 +135,17 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
       extrapolate_to: extend the curve to this value of ``x`` and mark the prediction there.
       level: band level (default: the result's, 0.95).
       ax: draw into these axes; save: write the figure here (PNG by extension).
+      color, group_label: the curve's colour and a label prefix. A grouped result draws every
+        group into the same axes (its own fitted points), one colour each, labelled ``column=value``.
 
     Returns the :class:`matplotlib.figure.Figure`.
     """
+    if result.group_column is not None:
+        fig, ax = _new_axes(ax)
+        for i, (key, part) in enumerate(result.parts()):
+            plot_fit(part, None, x=x, along=along, extrapolate_to=extrapolate_to, level=level, n_grid=n_grid, ax=ax,
+                     color=f"C{i % 10}", group_label=f"{result.group_column}={key}")
+        return _finish(fig, save)
     law = _law_result(result)
     level = check_level(result.level if level is None else level)
     xs_data, y_data = _points(result, data)
@@ -192,10 +201,14 @@ def plot_fit(result, data=None, *, x: str | None = None, along: str | None = Non
 
     est, band = _band(result, fn, level)
     fig, ax = _new_axes(ax)
-    ax.scatter(x_data, y_data, s=12, color="0.35", alpha=0.7, label="data", zorder=3)
-    ax.plot(grid, est, color="C0", lw=2, label=label, zorder=4)
+    if group_label is not None:
+        label = f"{group_label}: {label}"
+    ax.scatter(x_data, y_data, s=12, color="0.35" if group_label is None else color, alpha=0.7,
+               label="data" if group_label is None else None, zorder=3)
+    ax.plot(grid, est, color=color, lw=2, label=label, zorder=4)
     if band is not None:
-        ax.fill_between(grid, band[0], band[1], color="C0", alpha=0.25, lw=0, label=f"{level:.0%} interval", zorder=2)
+        ax.fill_between(grid, band[0], band[1], color=color, alpha=0.25, lw=0,
+                        label=f"{level:.0%} interval" if group_label is None else None, zorder=2)
     if extrapolate_to is not None:
         at = lambda v: float(np.exp(np.interp(np.log(extrapolate_to), np.log(grid), np.log(v))))  # noqa: E731
         y_t = at(est)

@@ -19,6 +19,9 @@ isoFLOP analysis (:class:`~jaxscale.IsoflopResult`) all expose:
 * ``interval(fn=None, level=None)``: the equal-tailed interval ``[lo, hi]`` (last axis) of the
   parameters or of ``fn``, from the valid draws; ``se(fn=None)``: their standard deviation.
 * ``table()``, ``summary()`` (text), ``to_dict()`` (JSON-ready), ``save(path)``.
+* ``parts()``: ``((None, self),)``, or ``((group, result), ...)`` for a grouped result
+  (:class:`GroupedResult`, ``group_column`` names the column); consumers map over the parts
+  with :func:`per_part`.
 * ``law``: the fitted :class:`~jaxscale.Law`, or None for results without one (isoFLOP);
   ``data``: the fitted :class:`~jaxscale.Dataset` (or None); ``inference_data``: ArviZ
   InferenceData of a posterior (None otherwise).
@@ -59,8 +62,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["Result", "Status", "IntervalWarning", "check_level", "min_valid_draws", "quantile_interval",
-           "DEFAULT_LEVEL"]
+__all__ = ["Result", "GroupedResult", "Status", "IntervalWarning", "check_level", "min_valid_draws",
+           "quantile_interval", "interval_or_nan", "warn_no_interval", "per_part", "DEFAULT_LEVEL"]
 
 DEFAULT_LEVEL = 0.95
 
@@ -171,10 +174,16 @@ class Result:
     #: why a result without draws has no interval.
     no_draws_reason = ("a point fit has no draws to make an interval from: bootstrap it (jaxscale.bootstrap) or "
                        "sample its posterior (jaxscale.bayes_fit)")
+    #: None for a plain result; the group column of a grouped one (see :class:`GroupedResult`).
+    group_column = None
     #: the fitted :class:`~jaxscale.Dataset` (None when the result does not keep it).
     data = None
     #: ArviZ InferenceData of a Bayesian result (None for the others).
     inference_data = None
+
+    def parts(self) -> tuple:
+        """``((group, result), ...)``: ``((None, self),)`` for a plain result (see :func:`per_part`)."""
+        return ((None, self),)
 
     # -- draws --------------------------------------------------------------------------------
     def _count_valid(self) -> int:
@@ -398,3 +407,111 @@ def interval_or_nan(result, fn, level: float, shape) -> tuple[np.ndarray | None,
         return result.interval(fn, level), None
     warn_no_interval(reason, stacklevel=4)
     return np.full(tuple(shape) + (2,), np.nan), reason
+
+
+def per_part(result, fn) -> "pd.DataFrame":  # noqa: F821
+    """``fn(part)`` for every part of ``result`` (one for a plain result, one per group for a
+    grouped one), concatenated with the group column first."""
+    import pandas as pd
+
+    parts = result.parts()
+    if result.group_column is None:
+        return fn(parts[0][1])
+    frames = []
+    for key, part in parts:
+        df = fn(part)
+        df.insert(0, result.group_column, key)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GroupedResult:
+    """One result per value of a group column (``results[group_value]``), all of one law.
+
+    It speaks the protocol group by group: ``point``, ``draws``, ``samples(fn)``,
+    ``estimate(fn)``, ``interval(fn)`` and ``se(fn)`` return ``{group: value}``; ``status`` counts
+    the groups whose result is without problems (and lists the problems, by group); ``table()``
+    stacks the groups' tables (index ``(group, param)``); ``summary()``, ``to_dict()`` and
+    ``save(path)`` (one file) cover every group. :func:`~jaxscale.predict`,
+    :func:`~jaxscale.compute_optimal` and the plots take it through ``parts()`` and add a group
+    column. ``labels``: the group of every row of the fitted data, in order (for cluster labels).
+    """
+
+    column: str
+    results: dict
+    labels: np.ndarray | None = None
+
+    group_column = property(lambda self: self.column)
+
+    def parts(self) -> tuple:
+        return tuple(self.results.items())
+
+    def __getitem__(self, key):
+        return self.results[key]
+
+    def __len__(self):
+        return len(self.results)
+
+    def _first(self):
+        return next(iter(self.results.values()))
+
+    @property
+    def law(self):
+        return self._first().law
+
+    @property
+    def level(self) -> float:
+        return self._first().level
+
+    @property
+    def has_draws(self) -> bool:
+        return all(r.has_draws for r in self.results.values())
+
+    def describe(self) -> str:
+        return f"{self._first().describe()} by {self.column!r} ({len(self)} groups)"
+
+    # -- the protocol, group by group -----------------------------------------------------------
+    @property
+    def point(self) -> dict:
+        return {k: r.point for k, r in self.results.items()}
+
+    @property
+    def draws(self) -> dict:
+        return {k: r.draws for k, r in self.results.items()}
+
+    def samples(self, fn=None) -> dict:
+        return {k: r.samples(fn) for k, r in self.results.items()}
+
+    def estimate(self, fn=None) -> dict:
+        return {k: r.estimate(fn) for k, r in self.results.items()}
+
+    def interval(self, fn=None, level: float | None = None, **kw) -> dict:
+        return {k: r.interval(fn, level, **kw) for k, r in self.results.items()}
+
+    def se(self, fn=None) -> dict:
+        return {k: r.se(fn) for k, r in self.results.items()}
+
+    @property
+    def status(self) -> Status:
+        problems = tuple(f"{self.column}={k}: {p}" for k, r in self.results.items() for p in r.status.problems)
+        bad = {f"{self.column}={k}": 1 for k, r in self.results.items() if not r.status.ok}
+        return Status("groups", len(self), len(self) - len(bad), bad, problems, "without problems")
+
+    def table(self, level: float | None = None, **kw) -> "pd.DataFrame":  # noqa: F821
+        import pandas as pd
+
+        tables = {k: r.table(level, **kw) for k, r in self.results.items()}
+        return pd.concat(tables, names=[self.column])
+
+    def summary(self, level: float | None = None) -> str:
+        return "\n\n".join(f"== {self.column} = {k}\n{r.summary(level)}" for k, r in self.results.items())
+
+    def to_dict(self) -> dict:
+        return {"group": self.column, "status": self.status.to_dict(),
+                "groups": {str(k): r.to_dict() for k, r in self.results.items()}}
+
+    def save(self, path) -> str:
+        from ._io import save
+
+        return save(self, path)

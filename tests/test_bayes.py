@@ -102,3 +102,27 @@ def test_epoch_posterior(epoch_df, epoch_fit):
     assert post.n_divergences == 0
     for k in ("alpha", "beta", "E"):
         assert abs(post.median[k] - epoch_fit.params[k]) < 0.01, k
+
+
+def test_grouped_nuts_through_the_cli(rng, tmp_path, capsys):
+    """`jaxscale fit --group g --method nuts --predict`: one posterior per group, each started from
+    its group's fit (same shapes: one compiled NUTS program), predictions with a group column."""
+    import json
+
+    import pandas as pd
+
+    from jaxscale._cli import main
+
+    frames = [pd.DataFrame(_saturating_data(rng, n=30, alpha=a)).assign(g=name) for name, a in (("u", 0.4), ("v", 0.5))]
+    p = tmp_path / "lc.csv"
+    pd.concat(frames).to_csv(p, index=False)
+    out = tmp_path / "n.json"
+    rc = main(["fit", str(p), "--law", "saturating_power_law", "--inputs", "x=x", "--group", "g", "--method", "nuts",
+               "--chains", "1", "--warmup", "150", "--samples", "150", "--predict", "x=1e7", "--json", str(out),
+               "--no-progress"])
+    assert rc == 0
+    payload = json.loads(out.read_text())
+    for name, a in (("u", 0.4), ("v", 0.5)):
+        lo, hi = payload["groups"][name]["intervals"]["alpha"]
+        assert lo < a < hi and payload["groups"][name]["method"] == "nuts"
+    assert [r["g"] for r in payload["predictions"]] == ["u", "v"]

@@ -153,3 +153,28 @@ def test_sharded_over_four_cpu_devices_equals_single_device(tmp_path):
     # Each device reduces a smaller batch, so XLA may sum in another order: the draws agree to
     # the solver's own convergence tolerance (xtol=1e-6 on the Newton step), not bit for bit.
     np.testing.assert_allclose(single.draws["alpha"], sharded["alpha"], rtol=1e-6)
+
+
+def test_grouped_bootstrap_is_one_batch_equal_to_each_group_alone(tmp_path):
+    """Groups of different sizes (points padded with zero weight) in one batch: group j with seed
+    + j gives the draws of bootstrapping that group's fit alone (to the solver's xtol: the padded
+    sums run in another order), and the grouped result saves and loads as one file."""
+    import pandas as pd
+
+    a, b = js.synthetic_chinchilla(seed=1), js.synthetic_chinchilla(seed=2).iloc[:100]
+    g = js.fit("chinchilla", pd.concat([a.assign(f="x"), b.assign(f="y")]), group="f", starts="halton",
+               n_starts=32, progress=False)
+    gb = js.bootstrap(g, 24, seed=3, progress=False, on_failure="ignore")
+    assert gb.group_column == "f" and list(gb.results) == ["x", "y"]
+    for j, k in enumerate(("x", "y")):
+        alone = js.bootstrap(g[k], 24, seed=3 + j, progress=False, on_failure="ignore")
+        np.testing.assert_array_equal(gb[k].converged, alone.converged)
+        for name in js.chinchilla.param_names:
+            np.testing.assert_allclose(gb[k].draws[name], alone.draws[name], rtol=1e-5)
+    assert gb.status.n == 2 and len(gb.table()) == 10
+    with pytest.warns(js.IntervalWarning):  # 24 resamples: too few for a 95% interval
+        pred = js.predict(gb, {"N": [1e9], "D": [2e10]})
+    assert list(pred["f"]) == ["x", "y"] and pred["lo"].isna().all()
+    g.save(tmp_path / "g.json")
+    back = js.load(tmp_path / "g.json")
+    assert list(back.fits) == ["x", "y"] and back["y"].params == g["y"].params

@@ -138,3 +138,33 @@ def test_subcommand_registry_builds_the_parser():
         assert main(["hello", "--name", "jaxscale"]) == 0
     finally:
         del _cli.SUBCOMMANDS["hello"]
+
+
+def test_grouped_bootstrap_save_plot_json_round_trip(tmp_path, capsys):
+    """`jaxscale fit runs.csv --group family --bootstrap N --save g.nc --plot g.png --json g.json`:
+    every group's resamples in one batch, one file that js.load reads back with equal numbers.
+    (120 resamples here for the CI budget; the command is the same for 1000.)"""
+    import numpy as np
+    import pandas as pd
+
+    a, b = js.synthetic_chinchilla(seed=1), js.synthetic_chinchilla(seed=2).iloc[:100]
+    p = tmp_path / "runs.csv"
+    pd.concat([a.assign(family="x"), b.assign(family="y")]).to_csv(p, index=False)
+    nc, png, out = tmp_path / "g.nc", tmp_path / "g.png", tmp_path / "g.json"
+    rc = main(["fit", str(p), "--group", "family", "--bootstrap", "120", "--starts", "halton:32", "--save", str(nc),
+               "--plot", str(png), "--json", str(out), "--predict", "N=1e9,D=2e10", "--no-progress"])
+    assert rc == 0 and png.stat().st_size > 0
+    text = capsys.readouterr().out
+    assert "== family = x" in text and "== family = y" in text and "lo 95%" in text
+    payload = json.loads(out.read_text())
+    assert set(payload["groups"]) == {"x", "y"} and payload["groups"]["y"]["n_points"] == 100
+    assert [r["family"] for r in payload["predictions"]] == ["x", "y"]
+    back = js.load(nc)
+    assert back.column == "family" and list(back.results) == ["x", "y"]
+    for k in ("x", "y"):
+        assert back[k].n_resamples == 120 and back[k].fit.data.n == (135 if k == "x" else 100)
+        lo, hi = payload["groups"][k]["intervals"]["alpha"]
+        np.testing.assert_array_equal(back[k].interval("alpha"), [lo, hi])
+    import pandas.testing as pdt
+
+    pdt.assert_frame_equal(back.table(), js.load(nc).table())

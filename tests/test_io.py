@@ -233,8 +233,10 @@ def test_damaged_foreign_and_missing_files(fit, tmp_path):
     xr.Dataset({"a": ("n", np.arange(3.0))}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
     with pytest.raises(ValueError, match="netCDF file but not a saved jaxscale result"):
         js.load(tmp_path / "other.nc")
-    with pytest.raises(ValueError, match="GroupedFit"):
-        js.save(js.GroupedFit("g", {"a": fit}), tmp_path / "g.json")
+    with pytest.raises(ValueError, match="save takes a FitResult"):
+        js.save({"not": "a result"}, tmp_path / "x.json")
+    js.save(js.GroupedFit("g", {"a": fit}), tmp_path / "g.json")  # grouped fits: one file
+    assert js.load(tmp_path / "g.json")["a"].params == fit.params
 
 
 def test_cli_save_loads_back(fit, tmp_path, capsys):
