@@ -217,12 +217,6 @@ def check_arguments(args) -> None:
         _parse_starts(args.starts)
     check_conflicts(args)
     law = get_law(args.law) if getattr(args, "law", None) else None
-    if getattr(args, "group", None) is not None:
-        for option in ("bootstrap", "save", "plot", "predict"):
-            if _given(args, option):
-                raise ValueError(f"--{option} with --group is not supported yet; fit each group's CSV")
-        if getattr(args, "method", None) == "nuts":
-            raise ValueError("--method nuts with --group is not supported yet; fit each group's CSV")
     if getattr(args, "predict", None):
         _parse_points(args.predict, law)
     if getattr(args, "at", None) is not None:  # isoflop: budgets to allocate (its --compute is a column)

@@ -70,9 +70,9 @@ def _one_line_exit2(capsys, argv, needle):
     (["--starts", "halton:x"], "--starts"),
     (["--cluster", "C"], "add --bootstrap N"),
     (["--save-idata", "x.nc"], "only apply with --method nuts"),
-    (["--group", "C", "--bootstrap", "5"], "--bootstrap with --group"),
+    (["--group", "C", "--method", "nuts", "--save-idata", "x.nc"], "with --group use --save"),
     (["--loss", "squared_log", "--delta", "1e-3"], "conflicts with --loss"),
-    (["--group", "C", "--predict", "N=1,D=1"], "--predict with --group"),
+    (["--group", "C", "--predict", "N=1,D=-1"], "--predict values of D must be finite and > 0"),
 ])
 def test_cli_rejects_bad_arguments_before_any_work(csv, capsys, no_fit, extra, needle):
     _one_line_exit2(capsys, ["fit", str(csv), "--no-progress"] + extra, needle)
