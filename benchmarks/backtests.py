@@ -465,6 +465,8 @@ def markdown(report: dict, root: Path | None = None) -> str:
              "intervals (`kind=\"observation\"`: bootstrap parameter draws plus the fitted run-to-run scatter, "
              "robust 1.4826*MAD for Huber fits). `mean z`: mean standardised error (actual above prediction > 0); "
              "|mean z| > 2 is flagged as a systematic bias.", ""]
+    if "measured_at" in report:
+        lines += [f"Measured with {report['measured_at']}.", ""]
     data = report["data"]
     if "olmo" in data:
         o = data["olmo"]
@@ -541,7 +543,8 @@ def markdown(report: dict, root: Path | None = None) -> str:
         lines.append("")
     if "gadre" in data:
         lines += ["## Over-training (Gadre et al. 2024): published recipe and backtests along C = 6ND", ""]
-        for ds, rec in data["gadre"].items():
+        gad = {k: v for k, v in data["gadre"].items() if isinstance(v, dict)}
+        for ds, rec in gad.items():
             pub = rec.get("published_rel_err", {})
             for key in ("1b_M640", "7b_M20"):
                 if key in rec:
@@ -549,7 +552,7 @@ def markdown(report: dict, root: Path | None = None) -> str:
                                  f"{rec[key]['actual']:.4f}, abs rel err {_pct(rec[key]['rel_err'])}"
                                  + (f" (published {_pct(pub[key])})" if key in pub else ""))
         lines += [""] + BT_HEAD
-        for ds, rec in data["gadre"].items():
+        for ds, rec in gad.items():
             lines += _bt_rows(f"gadre {ds}", rec["backtest_along_C"])
         lines.append("")
     if "chinchilla" in data:
@@ -562,7 +565,7 @@ def markdown(report: dict, root: Path | None = None) -> str:
             if key in rec:
                 cov.append((name, rec[key]))
         if name == "gadre":
-            cov += [(f"gadre {ds}", r["backtest_coverage"]) for ds, r in rec.items()]
+            cov += [(f"gadre {ds}", r["backtest_coverage"]) for ds, r in rec.items() if isinstance(r, dict)]
     if cov:
         lines += ["## Coverage of the 90% prediction intervals on held-out larger runs", "",
                   "| data set | coverage | held-out predictions | binomial SE |", "|---|---|---|---|"]
