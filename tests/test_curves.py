@@ -83,3 +83,36 @@ def test_degenerate_fits_are_not_converged():
                      progress=False,
                      starts={"E": [1.0], "A": [1e30], "alpha": [0.5]})
     assert not fit.converged
+
+
+@pytest.mark.slow
+def test_curve_extrapolation_benchmark(shared_data):
+    """benchmarks/curves.py at full size, default settings throughout. The real learning curve of
+    revisiting_nsl_vision (bird_5, MiX/B/16; the folder's only curve): m4, m4[eps_0=1] and bnsl
+    converge with finite predictions, and M4 and BNSL extrapolate better than the saturating
+    power law (RMSE of log error on the held-out rows, measured 0.0251 / 0.0266 / 0.0180 against
+    0.0326). Simulated curves (20 per law, 1% noise, one grouped fit each): every prediction
+    finite; convergence at least what was measured when this was written (m4 15/20, m4[eps_0=1]
+    18/20, bnsl 17/20 on the full curves; the misses are flat directions and sharp-break limits,
+    reported as not converged), so a regression shows."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import curves
+
+    x_tr, y_tr, x_te, y_te, _ = curves.real_curves(shared_data)["nsl_vision_bird5_MiX-B-16"]
+    rows = {name: curves.score(law, x_tr, y_tr, x_te, y_te)
+            for name, law in (("sat", "saturating_power_law"), ("m4", "m4"), ("m4_1", laws.make_m4(1.0)),
+                              ("bnsl", "bnsl"))}
+    for name in ("m4", "m4_1", "bnsl"):
+        assert rows[name]["converged"] and rows[name]["finite_at_training_points"], name
+        assert rows[name]["rmse_log"] < rows["sat"]["rmse_log"], name
+    need = {"m4": 15, "m4[eps_0=1]": 18, "bnsl": 17}
+    for kind in ("m4", "bnsl"):
+        sims = curves.simulate(kind, 20)
+        for name in [kind] + (["m4[eps_0=1]"] if kind == "m4" else []):
+            law = laws.make_m4(1.0) if name == "m4[eps_0=1]" else name
+            out, _, _ = curves.grouped(law, sims, 40)
+            assert all(r["finite_at_all_points"] for r in out), name
+            assert sum(r["converged"] for r in out) >= need[name], name
