@@ -7,8 +7,9 @@ Public API (everything else lives in the modules):
   the public subpackage :mod:`jaxscale.laws`, grouped by kind: loss against size and data
   (``chinchilla``, ``kaplan``, ``kumar_precision``, ``fp_quant``, ``overtraining``,
   ``data_constrained``, ...), curve-shape and link laws (``bnsl``/``bnsl2``, :func:`laws.make_bnsl`
-  for any number of breaks, ``m4``, ``hestness``, ``sigmoid_link``, ``error_link`` -- chain it
-  with :func:`predict_chain` -- ``passuntil``) and training dynamics (``kaplan_ns``,
+  for any number of breaks, ``m4`` (:func:`laws.make_m4` fixes its random-guess loss),
+  ``hestness``, ``sigmoid_link``, ``error_link`` -- chain it with :func:`predict_chain` --
+  ``passuntil``) and training dynamics (``kaplan_ns``,
   ``lr_annealing`` with inputs from :func:`schedule_inputs`, ``data_filtering``);
   learning-rate schedules in :mod:`jaxscale.laws.schedules`.
 * precision: :func:`precision` scopes JAX to float64 (or float32) without touching the global
@@ -20,7 +21,9 @@ Public API (everything else lives in the modules):
 * backtests: :func:`backtest` -> :class:`BacktestResult` (fit the smaller runs, predict the
   larger ones, score errors and prediction-interval coverage).
 * extrapolation: :func:`predict` (``kind="mean"`` or ``"observation"``), :func:`compute_optimal`, :func:`predict_chain`; isoFLOP
-  analysis (Hoffmann et al. approach 2): :func:`fit_isoflop` -> :class:`IsoflopResult`.
+  analysis (Approach 2; parabola, Akima or law-based minima, points / seed-noise / budget
+  resampling): :func:`fit_isoflop` -> :class:`IsoflopResult` (a result: ``compute_optimal``,
+  ``predict``, ``save``/``load`` and ``jaxscale isoflop`` take it).
 * objectives and solvers: :func:`huber`, :func:`squared_log`, :func:`squared`,
   :func:`get_solver`, :func:`levenberg_marquardt`, :func:`damped_newton`.
 * data: :func:`load_data`, :func:`synthetic_chinchilla`.
