@@ -683,7 +683,9 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
             reasons.append("")
     dropped = [j for j in range(n_b) if not usable[j]]
     if dropped:
-        names = ", ".join(f"{budgets[j]:.4g} ({reasons[j]})" for j in dropped)
+        names = ", ".join(f"{budgets[j]:.4g} ({reasons[j]})" for j in dropped[:12])
+        if len(dropped) > 12:
+            names += f", ... ({len(dropped) - 12} more; see budget_table())"
         warnings.warn(f"isoFLOP: dropped {len(dropped)} of {n_b} budget(s): {names}; pass keep_unbracketed=True "
                       "to keep minima outside the sizes run", UserWarning, stacklevel=2)
     if keep_unbracketed and np.any(usable & ~inside):
