@@ -36,6 +36,7 @@ def test_m4_starts_follow_the_paper_least_squares():
         laws.make_m4(-1.0)
 
 
+@pytest.mark.slow  # compiles a solver for a new law (~18 s on 2 loaded cores)
 def test_m4_fixed_eps0_recovers_truth_with_defaults():
     """make_m4(eps_0) with default settings (data-aware starts, no options) on a 1%-noise curve:
     converged, finite predictions, parameters within the spread that noise allows."""
