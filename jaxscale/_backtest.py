@@ -220,7 +220,7 @@ def _status(result) -> str:
 # ---------------------------------------------------------------------------------------------
 def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[int] = (1, 2, 3),
              cutoffs: Sequence[float] | None = None, n_cutoffs: int = 3, method: str = "point",
-             inputs=None, target="loss", weights=None, loss="huber", delta: float = 1e-3,
+             inputs=None, target="loss", weights=None, loss="huber", delta: float | None = None,
              levels: Sequence[float] = LEVELS, n_resamples: int = 200, seed: int = 0,
              fit_kwargs: Mapping | None = None, bootstrap_kwargs: Mapping | None = None,
              bayes_kwargs: Mapping | None = None, progress: bool = True) -> BacktestResult:
@@ -299,7 +299,8 @@ def backtest(law, data, *, along, scheme: str = "leave_largest", ks: Sequence[in
                                np.asarray(target, dtype=float)[train],
                                weights=weights if weights is None or isinstance(weights, str) else
                                np.asarray(weights, dtype=float)[train],
-                               delta=delta, seed=seed + i, init=fit, **kw)
+                               delta=float(fit.loss.delta) if fit.loss.kind == "huber" else 1e-3, seed=seed + i,
+                               init=fit, **kw)
         results[c] = result
         test_frame = frame.loc[~train]
         ds = load_data(test_frame, law, inputs=mapping,

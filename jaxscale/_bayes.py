@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import warnings
 from typing import Mapping
 
 import jax
@@ -460,7 +459,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         noise_arr = frame_noise.y
     if init is None:
         loss = "huber" if likelihood == "huber" else "squared_log"
-        init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss, delta=delta,
+        init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss,
+                         delta=delta if loss == "huber" else None,
                          progress=False, **{"on_failure": on_failure, **dict(fit_kwargs or {})})
     resid = np.log(ds.y) - np.log(init.predict(ds.inputs))
     if likelihood == "huber":
@@ -543,7 +543,9 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
     ``inputs`` is one mapping for all laws; each law takes the entries it needs.
 
     Returns a DataFrame indexed by law name, best LOO first: ``elpd_loo``, ``se``, ``d_loo``,
-    ``weight``, ``p_loo``, ``max_pareto_k``, ``holdout_rmsle``, ``holdout_points``.
+    ``weight``, ``p_loo``, ``max_pareto_k``, ``holdout_rmsle``, ``holdout_points``, and the
+    hold-out fit's ``holdout_converged`` and ``holdout_status`` (``"ok"`` or its problems; its
+    warnings are not silenced).
 
     ``by="backtest"`` ranks the laws by extrapolation instead: each law is backtested with
     :func:`jaxscale.backtest` along ``along`` (default: the ``scale`` column; a callable is
@@ -574,17 +576,17 @@ def compare_laws(laws, data, *, inputs=None, target="loss", scale: str | None = 
         post = bayes_fit(l, frame, inputs=inp, target=target, likelihood=likelihood, chains=chains, warmup=warmup,
                          samples=samples, seed=seed, progress=progress)
         idatas[l.name] = post.idata
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            held = point_fit(l, train, inputs=inp, target=target, loss="squared_log", progress=False)
+        held = point_fit(l, train, inputs=inp, target=target, loss="squared_log", progress=False)  # warns as any fit
         ds_test = load_data(test, l, inputs=inp, target=target)
         err = np.log(held.predict(ds_test.inputs)) - np.log(ds_test.y)
         extra[l.name] = {"max_pareto_k": _arviz.max_pareto_k(_arviz.loo(post.idata)),
-                         "holdout_rmsle": float(np.sqrt(np.mean(err ** 2))), "holdout_points": int(ds_test.n)}
+                         "holdout_rmsle": float(np.sqrt(np.mean(err ** 2))), "holdout_points": int(ds_test.n),
+                         "holdout_converged": bool(held.converged),
+                         "holdout_status": "ok" if held.status.ok else "; ".join(held.status.problems)}
     table = _arviz.compare(idatas)
     cols = [c for c in ("elpd_loo", "se", "elpd_diff", "weight", "p_loo") if c in table.columns]
     out = table[cols].rename(columns={"elpd_diff": "d_loo"}).copy()
-    for c in ("max_pareto_k", "holdout_rmsle", "holdout_points"):
+    for c in ("max_pareto_k", "holdout_rmsle", "holdout_points", "holdout_converged", "holdout_status"):
         out[c] = [extra[name][c] for name in out.index]
     out.index.name = "law"
     if by == "backtest":

@@ -473,7 +473,7 @@ def _solve_resamples(fit, starts, data_fn, n_batch, n_points, n_steps, chunk_siz
         return res.u[rows, best], f[rows, best], res.converged[rows, best] & np.isfinite(f[rows, best])
 
     u, f, conv = solve_batch(fit.law, fit.loss, fit.solver, starts, None, None, None,
-                             n_steps=fit.n_steps if n_steps is None else int(n_steps), xtol=1e-6,
+                             n_steps=fit.n_steps if n_steps is None else int(n_steps), xtol=fit.xtol,
                              batched_data=True, chunk_size=chunk_size, progress=progress, dtype=fit.dtype,
                              n_batch=n_batch, data_fn=data_fn, n_points=n_points, reduce=best_of_chunk,
                              what="resamples")

@@ -47,6 +47,10 @@ class FitResult(Result):
       starts: per-start :class:`StartResults`.
       data: the validated :class:`~jaxscale.data.Dataset` that was fitted.
       seed: the seed of random or Halton starts. data_hash: sha256 of the fitted arrays.
+      loss (with its ``delta``), solver (with its options), n_steps, xtol, starts_spec (how the
+        starts were made: ``"grid"``, ``"halton:64"``, ``"given:12"``, ``"data-aware"``,
+        ``"varpro"``), plan, seed, dtype: everything that produced the fit; :func:`bootstrap`
+        reuses them for every resample and :func:`save` writes them.
       plan: ``"grid"`` (every start ran) or the :class:`~jaxscale.VarPro` settings of a variable
         projection fit (its ``starts`` are the polished variable-projection points).
     """
@@ -64,6 +68,8 @@ class FitResult(Result):
     dtype: Any = np.float64
     seed: int | None = None
     plan: Any = "grid"
+    xtol: float = 1e-6
+    starts_spec: str = "grid"
 
     has_draws = False
     draw_kind = "starts"
@@ -171,8 +177,13 @@ class FitResult(Result):
             "n_at_best": self.n_at_best,
             "n_points": self.data.n,
             "loss": self.loss.name,
+            "delta": float(self.loss.delta),
             "solver": self.solver.name,
+            "solver_options": {str(k): v for k, v in self.solver.options},
             "n_steps": self.n_steps,
+            "xtol": float(self.xtol),
+            "starts": self.starts_spec,
+            "dtype": np.dtype(self.dtype).name,
             "at_bound": list(self.at_bound),
             "seed": self.seed,
             "plan": self.plan if isinstance(self.plan, str) else self.plan.name,
@@ -221,7 +232,7 @@ def _failures(out: FitResult) -> list:
 
 
 def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
-          on_failure="warn", plan="grid", what: str = "") -> FitResult:
+          on_failure="warn", plan="grid", what: str = "", xtol: float = 1e-6, starts_spec: str = "grid") -> FitResult:
     f = np.where(np.isfinite(res.objective), res.objective, np.inf)
     if not np.isfinite(f).any():
         raise RuntimeError(f"every start of the {law.name} fit{what} gave a non-finite objective; "
@@ -229,7 +240,7 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
     i = int(np.argmin(f))
     params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
-                    res, data, dtype, seed, plan)
+                    res, data, dtype, seed, plan, float(xtol), starts_spec)
     if degenerate_reason(law, out.u, data.inputs, dtype) is not None:  # never returned as a good fit
         out = dataclasses.replace(out, converged=False)
     if on_failure == "ignore":
@@ -347,7 +358,7 @@ def _built_starts(law, inputs, y) -> np.ndarray:
 
 
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
-        loss="huber", delta: float = 1e-3, solver="lm", starts=None, n_starts: int | None = None,
+        loss="huber", delta: float | None = None, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
         chunk_size: int | None = None, dtype="float64", progress: bool = True, on_failure: str = "warn",
         plan="auto"):
@@ -359,8 +370,9 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
       inputs: mapping (or ``"N=col,D=col"``) from the law's inputs to columns.
       target: target column (or array). weights: optional per-point weights (column or array).
       group: fit one law per value of this column, all in one batch; returns a :class:`GroupedFit`.
-      loss: ``"huber"`` (on log residuals, with ``delta``), ``"squared_log"``, ``"squared"`` or an
-        :class:`~jaxscale.objectives.Objective`.
+      loss: ``"huber"`` (on log residuals, with ``delta``, default 1e-3), ``"squared_log"``,
+        ``"squared"`` or an :class:`~jaxscale.objectives.Objective`. A ``delta`` that the loss
+        would ignore (a non-Huber loss, or an Objective with another delta) is a ``ValueError``.
       solver: ``"lm"`` (default), ``"newton"``, ``"adam"``, ``"lbfgs"`` or a ``SolverSpec``.
       starts: ``None`` (the law's grid), an ``(S, P)`` array or mapping of natural-space values,
         or ``"halton"``/``"random"`` with ``n_starts``.
@@ -405,6 +417,10 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     u0 = None if (built or isinstance(plan, VarPro)) else make_starts(law, starts, n=n_starts, method=start_method,
                                                                       seed=seed)
     check_law(law, objective, ds, make_starts(law, "halton", n=8, seed=0) if u0 is None else u0, dtype)
+    spec_text = ("data-aware" if built else "varpro" if isinstance(plan, VarPro) else
+                 "grid" if starts is None or (isinstance(starts, str) and starts == "grid") else
+                 f"{starts}:{int(u0.shape[0])}" if isinstance(starts, str) else f"given:{int(u0.shape[0])}")
+    record = {"xtol": float(xtol), "starts_spec": spec_text}
     y = objective.target(ds.y)
     if group is None:
         check_points(law, ds.weights, "the data", ds)
@@ -414,7 +430,7 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
             u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
                           chunk_size=chunk_size, progress=progress, dtype=dtype, what="starts")
-        return _best(law, objective, spec, n_steps, res, ds, dtype, seed, on_failure, plan)
+        return _best(law, objective, spec, n_steps, res, ds, dtype, seed, on_failure, plan, **record)
 
     keys, idx, mask, counts = _group_layout(ds.groups)
     _check_groups(law, ds, keys, idx, mask, group)
@@ -434,7 +450,7 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
         r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
         key = k.item() if hasattr(k, "item") else k
         one = _best(law, objective, spec, n_steps, r, ds.subset(idx[j][mask[j]]), dtype, seed, "ignore", plan,
-                    what=f" for group {key!r}")
+                    what=f" for group {key!r}", **record)
         fits[key] = one
         if on_failure != "ignore":
             bad = _failures(one)

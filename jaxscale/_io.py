@@ -242,7 +242,8 @@ def _fit_to_json(fit: FitResult) -> dict:
         "jaxscale_result": "fit", "format_version": FORMAT_VERSION, "meta": metadata(fit),
         "loss": {"kind": fit.loss.kind, "space": fit.loss.space, "delta": _num(fit.loss.delta)},
         "solver": {"name": fit.solver.name, "options": [list(kv) for kv in fit.solver.options]},
-        "n_steps": fit.n_steps, "dtype": np.dtype(fit.dtype).name, "seed": fit.seed,
+        "n_steps": fit.n_steps, "xtol": _num(fit.xtol), "starts_spec": fit.starts_spec,
+        "dtype": np.dtype(fit.dtype).name, "seed": fit.seed,
         "plan": fit.plan if isinstance(fit.plan, str) else {"varpro": dataclasses.asdict(fit.plan)},
         "params": {k: _num(v) for k, v in fit.params.items()}, "u": _enc(fit.u), "objective": _num(fit.objective),
         "converged": bool(fit.converged),
@@ -297,7 +298,8 @@ def _fit_from_json(doc: dict, law) -> FitResult:
     out = FitResult(law=law, loss=loss, solver=solver, n_steps=int(doc["n_steps"]),
                     params={k: float(doc["params"][k]) for k in law.param_names}, u=_dec(doc["u"]),
                     objective=float(doc["objective"]), converged=bool(doc["converged"]), starts=starts, data=ds,
-                    dtype=dtype, seed=doc["seed"], plan=_plan_from_json(doc.get("plan", "grid")))
+                    dtype=dtype, seed=doc["seed"], plan=_plan_from_json(doc.get("plan", "grid")),
+                    xtol=float(doc.get("xtol", 1e-6)), starts_spec=doc.get("starts_spec", "grid"))
     if out.data_hash != meta["data_sha256"]:
         raise ValueError("the saved data no longer match their recorded sha256: the file is damaged")
     return out

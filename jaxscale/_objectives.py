@@ -93,12 +93,22 @@ def squared() -> Objective:
     return Objective("squared", "linear")
 
 
-def get_objective(loss: str | Objective, delta: float = 1e-3) -> Objective:
-    """Objective from a name: ``"huber"``, ``"squared_log"`` or ``"squared"``."""
+def get_objective(loss: str | Objective, delta: float | None = None) -> Objective:
+    """Objective from a name: ``"huber"`` (``delta``, default 1e-3), ``"squared_log"`` or ``"squared"``.
+
+    A ``delta`` the loss would ignore is an error, never silently dropped: given with a non-Huber
+    loss, or with an :class:`Objective` whose own ``delta`` differs.
+    """
     if isinstance(loss, Objective):
+        if delta is not None and float(delta) != float(loss.delta):
+            raise ValueError(f"delta={delta!r} conflicts with the loss {loss.name}, which carries its own "
+                             f"delta ({loss.delta!r}); pass one or the other")
         return loss
     if loss == "huber":
-        return huber(delta)
+        return huber(1e-3 if delta is None else delta)
+    if delta is not None and loss in ("squared_log", "mse_log", "log_squared", "squared", "mse"):
+        raise ValueError(f"delta is the Huber loss's threshold; loss={loss!r} has none (drop delta= or use "
+                         "loss='huber')")
     if loss in ("squared_log", "mse_log", "log_squared"):
         return squared_log()
     if loss in ("squared", "mse"):

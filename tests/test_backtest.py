@@ -105,6 +105,8 @@ def test_compare_laws_by_backtest_reports_both_rankings():
     assert set(t["loo_rank"]) == {1, 2}
     assert t.loc["power_law", "backtest_bias"] < 0
     assert "PSIS-LOO" in t.attrs["rankings"]
+    assert t["holdout_converged"].dtype == bool and set(t["holdout_status"]) <= {"ok"} | set(t["holdout_status"])
+    assert all(isinstance(v, str) and v for v in t["holdout_status"])  # the hold-out fit's status, reported
     with pytest.raises(ValueError, match="by"):
         js.compare_laws(["power_law"], df, by="aic")
 

@@ -368,3 +368,30 @@ def test_scale_invariance_chinchilla(scaled_fits):
         assert b.params[k] == pytest.approx(a.params[k], rel=1e-6), k
     assert b.params["A"] == pytest.approx(a.params["A"] * 1e3 ** a.params["alpha"], rel=1e-5)
     assert b.objective == pytest.approx(a.objective, rel=1e-8, abs=1e-12)
+
+
+def test_results_record_what_produced_them(good, good_fit, tmp_path):
+    """loss and delta, solver and options, n_steps, xtol, starts, seed, dtype are on the result, in
+    to_dict and in the saved file; the bootstrap reuses the fit's xtol and keeps the fit's seed."""
+    f = fit_sat(good, xtol=1e-9, seed=3, starts="halton", n_starts=100)
+    d = f.to_dict()
+    assert (d["xtol"], d["starts"], d["seed"], d["delta"], d["n_steps"]) == (1e-9, "halton:100", 3, 1e-3, f.n_steps)
+    js.save(f, tmp_path / "f.json")
+    back = js.load(tmp_path / "f.json")
+    assert back.xtol == 1e-9 and back.starts_spec == "halton:100" and back.to_dict() == d
+    boot = js.bootstrap(f, 16, n_basins=0, seed=5, progress=False, on_failure="ignore")
+    bd = boot.to_dict()
+    assert bd["seed"] == 3 and bd["bootstrap_seed"] == 5 and bd["xtol"] == 1e-9
+    assert boot.n_converged >= 12
+    # the fit's xtol is reused by every resample: one no fixed-length solve can meet fails them all
+    strict = js.bootstrap(fit_sat(good, xtol=1e-30, on_failure="ignore"), 16, n_basins=0, seed=5, progress=False,
+                          on_failure="ignore")
+    assert strict.n_converged == 0
+
+
+def test_a_delta_the_loss_would_ignore_is_an_error(good):
+    with pytest.raises(ValueError, match="conflicts with the loss huber"):
+        fit_sat(good, loss=js.huber(1e-2), delta=1e-3)
+    with pytest.raises(ValueError, match="loss='squared_log' has none"):
+        fit_sat(good, loss="squared_log", delta=1e-3)
+    assert fit_sat(good, loss=js.huber(1e-2), delta=1e-2).loss.delta == 1e-2  # the same delta twice is fine
