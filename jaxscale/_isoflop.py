@@ -659,8 +659,7 @@ def fit_isoflop(data, *, inputs: Mapping | str | None = None, target: str = "los
     v_fix = None
     if method == "law":
         fit_obj = _law_fit(law, n, c, y, w, law_options)
-        vertex, curv, y_min, inside = _law_minima(fit_obj.law, {k: np.asarray(v) for k, v in fit_obj.params.items()},
-                                                  log_c, xs, onehot.sum(1) > 0)
+        vertex, curv, y_min, inside = _law_minima(fit_obj, log_c, xs, onehot.sum(1) > 0)
         v_fix = np.where(np.isfinite(vertex), vertex, xs[:, 0])
     point = [v[0] for v in _stage1_batch(xs, ys[None], ws[None], onehot, "akima" if method == "law" else method,
                                           v_fix)]
@@ -788,10 +787,12 @@ def _law_fit(law, n, c, y, w, options):
 _LAW_GRID = 257
 
 
-def _law_minima(law, params, log_c, xs, node_mask):
+def _law_minima(result, log_c, xs, node_mask, draws: bool = False):
     """Minimum over log N of ``law(N, C/(6N))`` per budget: a grid over the sizes run widened by 1
-    in log N on each side, then a parabola through the best grid point and its neighbours.
-    ``params`` may carry a leading draws axis (then outputs are ``(R, J)``)."""
+    in log N on each side, then a parabola through the best grid point and its neighbours. At the
+    point estimate of ``result`` (outputs ``(J,)``), or with ``draws`` over its valid draws
+    (``result.samples``; outputs ``(R, J)``)."""
+    law = result.law
     lo = np.min(np.where(node_mask, xs, np.inf), axis=1) - 1.0
     hi = np.max(np.where(node_mask, xs, -np.inf), axis=1) + 1.0
     grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, _LAW_GRID)[None, :]  # (J, G)
@@ -808,14 +809,10 @@ def _law_minima(law, params, log_c, xs, node_mask):
         off = jnp.clip(jnp.where(den > 0, 0.5 * (fm - fp) / jnp.where(den > 0, den, 1.0), 0.0), -1.0, 1.0)
         x = jnp.take_along_axis(grid, i[:, None], axis=1)[:, 0] + off * step
         ymin = f0 - 0.25 * (fm - fp) * off
-        return x, den / step ** 2, ymin
+        return jnp.stack([x, den / step ** 2, ymin])  # (3, J)
 
-    with precision(np.float64):
-        pj = {k: jnp.asarray(v) for k, v in params.items()}
-        if np.ndim(next(iter(params.values()))):
-            x, curv, ymin = (np.asarray(v) for v in jax.jit(jax.vmap(one))(pj))
-        else:
-            x, curv, ymin = (np.asarray(v) for v in jax.jit(one)(pj))
+    out = result.samples(one) if draws else result.estimate(one)
+    x, curv, ymin = (np.asarray(v) for v in np.moveaxis(out, -2, 0))
     inside = (x >= lo + 1.0) & (x <= hi - 1.0)
     return x, curv, ymin, inside
 
@@ -824,9 +821,7 @@ def _law_resamples(fit_obj, n_resamples, seed, log_c, xs, node_mask, keep_unbrac
     from ._bootstrap import bootstrap
 
     boot = bootstrap(fit_obj, n_resamples, seed=seed, progress=False, on_failure="ignore")
-    s = boot.samples()
-    params = {k: s[:, i] for i, k in enumerate(fit_obj.law.param_names)}
-    x, curv, _, inside = _law_minima(fit_obj.law, params, log_c, xs, node_mask)
+    x, curv, _, inside = _law_minima(boot, log_c, xs, node_mask, draws=True)
     ok = np.isfinite(x) & (curv > 0) & (inside | keep_unbracketed)
     return x, ok
 
