@@ -365,8 +365,7 @@ def plot_exponents(result, params: Sequence[str] | None = None, *, level: float 
 # ----------------------------------------------------------------------------------------------
 def _akima_curve(n, y, points: int = 80):
     """``(N, L)`` along the Akima interpolant of log L over log N (sizes averaged), for drawing."""
-    import jax.numpy as jnp
-
+    from ._config import precision
     from ._isoflop import akima_coefficients, akima_evaluate
 
     ln = np.log(n)

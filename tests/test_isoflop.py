@@ -329,3 +329,18 @@ def test_cli_isoflop(tmp_path, capsys):
     assert doc["a"] == pytest.approx(iso.a) and doc["optimal"][0]["C"] == 3.8e25
     assert doc["optimal"][0]["N_opt_lo"] < doc["optimal"][0]["N_opt"] < doc["optimal"][0]["N_opt_hi"]
     assert "compute-optimal" in capsys.readouterr().out
+
+
+def test_plot_isoflop_akima_with_dropped_budgets(tmp_path):
+    """The plot follows the method (Akima curves, minima of the kept budgets only) and the inputs= naming."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    df = sweep({0: 8.0, 4: 1 / 8}).rename(columns={"N": "params", "C": "flops"})
+    with pytest.warns(UserWarning, match="dropped 2"):
+        iso = js.fit_isoflop(df, inputs={"N": "params", "C": "flops"}, method="akima", n_resamples=200)
+    fig = js.plot_isoflop(df, iso, inputs={"N": "params", "C": "flops"}, save=tmp_path / "iso.png")
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("akima minima" in t for t in labels) and any("2 budget(s) dropped" in t for t in labels)
+    assert (tmp_path / "iso.png").stat().st_size > 0
