@@ -223,7 +223,7 @@ def check_arguments(args) -> None:
         bad = [c for c in args.at if not 0 < c < float("inf")]
         if bad:
             raise ValueError(f"--at must be finite FLOP budgets > 0, got {bad[0]:g}")
-    elif getattr(args, "compute", None) is not None:
+    elif getattr(args, "compute", None) is not None and law is not None:  # optimal: --compute are budgets
         if set(law.inputs) != {"N", "D"}:
             raise ValueError(f"optimal needs a law of N and D; {law.name!r} has inputs {list(law.inputs)}")
         bad = [c for c in args.compute if not 0 < c < float("inf")]
@@ -436,6 +436,9 @@ def _args_isoflop(p) -> None:
     p.add_argument("--compute", default="C", help="column of compute budgets C in FLOP (default: C)")
     p.add_argument("--tokens", default=None, help="column of training tokens D: budgets C = 6 N D (instead of --compute)")
     p.add_argument("--loss", "--target", dest="loss", default="loss", help="column of final losses (default: loss)")
+    p.add_argument("--inputs", default=None, metavar="N=..,C=..",
+                   help="the columns as in `jaxscale fit` (N, C or D), e.g. N=params,C=flops (instead of --size, "
+                        "--compute, --tokens)")
     p.add_argument("--method", default="parabola", choices=["parabola", "akima", "law"],
                    help="per-budget minimum: parabola (Hoffmann et al.), akima (Porian et al.) or law (chinchilla)")
     p.add_argument("--resample", default="points", choices=["points", "noise", "budgets"],
@@ -461,6 +464,11 @@ def isoflop_request(args) -> dict:
         inputs["D"] = args.tokens
     else:
         inputs["C"] = args.compute
+    if args.inputs:
+        given = parse_mapping(args.inputs)
+        inputs = {"N": given.get("N", args.size), **{k: v for k, v in given.items() if k != "N"}}
+        if "C" not in inputs and "D" not in inputs:
+            inputs["C"] = args.compute
     return dict(inputs=inputs, target=args.loss, method=args.method, resample=args.resample,
                 n_resamples=args.n_resamples, weighting=args.weighting, noise=args.noise,
                 keep_unbracketed=args.keep_unbracketed, seed=args.seed, level=args.level, min_draws=args.min_draws)

@@ -329,6 +329,11 @@ def test_cli_isoflop(tmp_path, capsys):
     assert doc["a"] == pytest.approx(iso.a) and doc["optimal"][0]["C"] == 3.8e25
     assert doc["optimal"][0]["N_opt_lo"] < doc["optimal"][0]["N_opt"] < doc["optimal"][0]["N_opt_hi"]
     assert "compute-optimal" in capsys.readouterr().out
+    # the same columns named as in `jaxscale fit`
+    out2 = tmp_path / "out2.json"
+    assert main(["isoflop", str(csv), "--inputs", "N=params,C=flops", "--target", "val", "--n-resamples", "300",
+                 "--json", str(out2), "--no-cache"]) == 0
+    assert json.loads(out2.read_text())["a"] == pytest.approx(iso.a)
 
 
 def test_plot_isoflop_akima_with_dropped_budgets(tmp_path):
