@@ -39,7 +39,7 @@ import pandas as pd
 from ._config import precision
 from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
-from ._results import GroupedResult, Result, Status, check_level, quantile_interval
+from ._results import GroupedResult, Result, Status, check_level, quantile_interval, warn_no_interval
 from ._status import BootstrapWarning, check_on_failure, fail
 from ._varpro import VarPro, resolve_plan, varpro_starts
 from ._validate import check_count, check_seed, seed_int
@@ -391,8 +391,11 @@ def _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level,
         fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name}{where} did not converge "
              f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
              on_failure, stacklevel=3)
-    return BootstrapResult(fit, draws, conv, objective, int(prob.n_starts), scheme, int(seed), level, jack,
-                           min_draws)
+    out = BootstrapResult(fit, draws, conv, objective, int(prob.n_starts), scheme, int(seed), level, jack, min_draws)
+    reason = out.interval_reason(level)
+    if reason is not None and not where:  # e.g. bootstrap(fit, 2): say so now (groups: their table says it)
+        warn_no_interval(f"{reason}{where} (asked for {n_resamples:,} resamples)", stacklevel=3)
+    return out
 
 
 def _pad_points(a, n_max: int, fill_zero: bool = False) -> np.ndarray:

@@ -8,6 +8,7 @@ and returns a :class:`FitResult` with the best parameters and a status for every
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Mapping
 
 import jax.numpy as jnp
@@ -21,8 +22,10 @@ from ._objectives import Objective, get_objective
 from ._results import DEFAULT_LEVEL, GroupedResult, Result, Status
 from ._solvers import SolverSpec, get_solver
 from ._starts import make_starts
-from ._status import BoundWarning, ConvergenceError, ConvergenceWarning, check_on_failure, fail, params_at_bound
-from ._validate import check_count, check_law, check_points, check_seed, data_sha256, degenerate_reason
+from ._status import (BoundWarning, ConvergenceError, ConvergenceWarning, IdentifiabilityWarning, check_on_failure, fail,
+                      params_at_bound)
+from ._validate import (check_count, check_law, check_points, check_seed, data_sha256, degenerate_reason,
+                        unidentified_params)
 from ._varpro import VarPro, resolve_plan, supports_varpro, varpro_starts
 from .laws import Law, get_law
 
@@ -140,6 +143,12 @@ class FitResult(Result):
         """Parameters that sit on a bound of their domain (see :func:`params_at_bound`)."""
         return params_at_bound(self.law, self.u)
 
+    @functools.cached_property
+    def unidentified(self) -> tuple[str, ...]:
+        """Parameters the data do not identify: the objective is flat along them at the optimum
+        (see :func:`jaxscale._validate.unidentified_params`); those on a bound are in ``at_bound``."""
+        return unidentified_params(self.law, self.loss, self.data, self.u, self.dtype, exclude=self.at_bound)
+
     @property
     def n_starts(self) -> int:
         return int(self.starts.objective.shape[0])
@@ -209,7 +218,7 @@ class GroupedFit(GroupedResult):
 # ----------------------------------------------------------------------------------------------
 # fit
 # ----------------------------------------------------------------------------------------------
-def _failures(out: FitResult) -> list:
+def _failures(out: FitResult, check_flat: bool = True) -> list:
     """``[(message, category, short)]``: what is wrong with a fit (empty when nothing is)."""
     law, res, params = out.law, out.starts, out.params
     i = int(np.argmin(np.where(np.isfinite(res.objective), res.objective, np.inf)))
@@ -228,6 +237,14 @@ def _failures(out: FitResult) -> list:
         failures.append((f"the {law.name} fit has parameter(s) {', '.join(bound)} on a bound of their domain "
                          f"({', '.join(f'{k}={params[k]:.3g}' for k in bound)}): the data do not determine them; "
                          "fit a simpler law or check the data", BoundWarning, f"on a bound: {', '.join(bound)}"))
+    if check_flat:
+        flat = out.unidentified
+        if flat:
+            failures.append((f"the data do not identify parameter(s) {', '.join(flat)} of the {law.name} fit: the "
+                             "objective is flat along them at the optimum (a combination of them changes no "
+                             f"prediction; {', '.join(f'{k}={params[k]:.6g}' for k in flat)} are arbitrary and "
+                             "their intervals meaningless); fit a simpler law, fix one of them, or add data that "
+                             "separate them", IdentifiabilityWarning, f"not identified: {', '.join(flat)}"))
     return failures
 
 
@@ -453,7 +470,7 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
                     what=f" for group {key!r}", **record)
         fits[key] = one
         if on_failure != "ignore":
-            bad = _failures(one)
+            bad = _failures(one, check_flat=False)  # per-group flatness: fits[k].unidentified
             if bad:
                 failures[key] = bad
     _summarise_groups(law, group, failures, len(keys), on_failure)

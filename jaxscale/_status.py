@@ -13,12 +13,16 @@ import numpy as np
 
 from .laws import Law
 
-__all__ = ["ConvergenceWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
+__all__ = ["ConvergenceWarning", "IdentifiabilityWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
            "ON_FAILURE", "BOUND_RTOL", "params_at_bound", "check_on_failure", "fail", "Interrupted"]
 
 
 class ConvergenceWarning(UserWarning):
     """The best start of a fit did not converge."""
+
+
+class IdentifiabilityWarning(UserWarning):
+    """The data do not identify some parameters: the objective is flat along them at the optimum."""
 
 
 class BoundWarning(UserWarning):

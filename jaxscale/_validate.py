@@ -21,7 +21,7 @@ from .laws import Law
 
 __all__ = ["check_points", "check_identifiable", "data_sha256", "check_count", "seed_int",
            "check_seed", "check_output_path", "check_law", "SEED_BOUND",
-           "degenerate_reason", "EXTREME_U"]
+           "degenerate_reason", "EXTREME_U", "unidentified_params", "FLAT_RTOL"]
 
 #: Seeds in ``[0, SEED_BOUND)`` are used as they are; any other Python int is hashed into this range.
 SEED_BOUND = 2 ** 63
@@ -207,3 +207,55 @@ def degenerate_reason(law: Law, u: np.ndarray, inputs, dtype=np.float64) -> str 
     if bad:
         return f"the prediction is not finite at {bad} of {pred.size} training points"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _jacobian_fn(law: Law, objective):
+    """Jitted Jacobian of the law's output (objective space) in unconstrained coordinates; one trace
+    per law, objective and input shape."""
+    import jax
+
+    return jax.jit(lambda u, x: jax.jacfwd(lambda v: objective.model_output(law, law.constrain(v), x))(u))
+
+
+#: A direction of parameter space is flat when the normalised Jacobian's singular value along it
+#: is below this fraction of its largest one (correlation 1 - 5e-13 between two parameters).
+FLAT_RTOL = 1e-6
+
+
+def unidentified_params(law: Law, objective, ds: Dataset, u, dtype=np.float64,
+                        exclude: tuple = ()) -> tuple[str, ...]:
+    """Parameters the data do not identify at ``u``: the objective is flat along them.
+
+    ``J`` is the Jacobian of the law's output (in the objective's space) with respect to the
+    unconstrained parameters at the points with positive weight, each row scaled by
+    ``sqrt(w)``. A parameter whose column is zero (it changes no prediction) is unidentified; so
+    are the parameters that take part (component > 0.3) in a right singular vector of the
+    column-normalised ``J`` whose singular value is below :data:`FLAT_RTOL` times the largest: a
+    combination of them changes no prediction (for example ``E`` and ``A`` of ``E + A x^-alpha``
+    when ``alpha -> 0`` on constant targets). The test is scale-free (columns normalised), so
+    it does not depend on the noise or the units. ``exclude``: names already reported (on a
+    bound). Returns ``()`` when the Jacobian is not finite.
+    """
+    import jax.numpy as jnp
+
+    from ._config import precision
+
+    keep = np.asarray(ds.weights) > 0
+    with precision(dtype):
+        x = {k: jnp.asarray(np.asarray(v)[keep]) for k, v in ds.inputs.items()}
+        jac = np.asarray(_jacobian_fn(law, objective)(jnp.asarray(np.asarray(u, dtype=float)), x), dtype=float)
+    jac = jac.reshape(jac.shape[0], -1) * np.sqrt(np.asarray(ds.weights)[keep])[:, None]
+    if not np.all(np.isfinite(jac)) or jac.shape[1] != law.n_params:
+        return ()
+    norms = np.linalg.norm(jac, axis=0)
+    top = norms.max()
+    dead = norms <= 1e-12 * top if top > 0 else np.ones_like(norms, dtype=bool)
+    names = set(np.asarray(law.param_names)[dead])
+    live = np.flatnonzero(~dead)
+    if live.size > 1:
+        _, sv, vt = np.linalg.svd(jac[:, live] / norms[live], full_matrices=False)
+        for value, vec in zip(sv, vt):
+            if value < FLAT_RTOL * sv[0]:
+                names.update(law.param_names[live[i]] for i in np.flatnonzero(np.abs(vec) > 0.3))
+    return tuple(p for p in law.param_names if p in names and p not in exclude)

@@ -28,8 +28,11 @@ def test_status_is_reported_for_every_start(epoch_fit):
     for a in (s.objective, s.grad_norm, s.newton_step, s.converged):
         assert a.shape == (4500,)
     assert epoch_fit.n_converged == int(s.converged.sum())
-    # converged starts really are stationary: tiny Newton steps, finite objective
-    assert np.all(s.newton_step[s.converged] <= 1e-6)
+    # converged starts really are stationary: a tiny Newton step, or (the scale-aware test for a
+    # singular Hessian, see jaxscale._solvers) a gradient that is zero for practical purposes
+    newton = s.newton_step[s.converged] <= 1e-6
+    assert newton.mean() > 0.5
+    assert np.all(s.grad_norm[s.converged][~newton] <= 1e-5)
     d = epoch_fit.to_dict()
     assert {"law", "params", "objective", "n_starts", "n_converged"} <= set(d)
 
