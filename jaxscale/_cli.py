@@ -256,7 +256,7 @@ def _cluster_labels(args, result):
 
 
 def bootstrap_request(args, result) -> dict:
-    """``jaxscale.bootstrap(**bootstrap_request(args, result))``."""
+    """The arguments of ``jaxscale.bootstrap(fit, n_resamples, **rest)``."""
     scheme = "cluster" if _given(args, "cluster") else (args.scheme or "iid")
     return dict(fit=result, n_resamples=args.bootstrap, scheme=scheme,
                 cluster=_cluster_labels(args, result) if scheme == "cluster" else None, seed=args.seed,
@@ -265,7 +265,7 @@ def bootstrap_request(args, result) -> dict:
 
 
 def nuts_request(args, result) -> dict:
-    """``jaxscale.bayes_fit(**nuts_request(args, result))``, started from the point fit."""
+    """The arguments of ``jaxscale.bayes_fit(law, data, **rest)``, started from the point fit."""
     req = dict(law=result.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
                weights=args.weights, likelihood=args.likelihood or "gaussian", chains=args.chains or 4,
                warmup=args.warmup or 1000, samples=args.samples or 1000, seed=args.seed, init=result,
@@ -284,12 +284,14 @@ def fitted(args):
     if args.method == "nuts":
         from ._bayes import bayes_fit
 
-        post = bayes_fit(**nuts_request(args, result))
+        req = nuts_request(args, result)
+        post = bayes_fit(req.pop("law"), req.pop("data"), **req)
         if args.save_idata:
             post.to_netcdf(args.save_idata)
         return post
     if args.bootstrap:
-        return bootstrap(**bootstrap_request(args, result))
+        req = bootstrap_request(args, result)
+        return bootstrap(req.pop("fit"), req.pop("n_resamples"), **req)
     return result
 
 
