@@ -69,6 +69,13 @@ from ._fit import FitResult as FitResult
 from ._fit import GroupedFit as GroupedFit
 from ._engine import StartResults as StartResults
 from ._fit import fit as fit
+from ._health import FitHealth as FitHealth
+from ._constraints import restrict as restrict
+from ._derive import derive as derive
+from ._sensitivity import SensitivityResult as SensitivityResult
+from ._compare import CompareResult as CompareResult
+from ._compare import compare as compare
+from ._sensitivity import sensitivity as sensitivity
 from ._isoflop import IsoflopResult as IsoflopResult
 from ._isoflop import fit_isoflop as fit_isoflop
 from ._objectives import Objective as Objective

@@ -29,6 +29,7 @@ import pandas as pd
 
 from . import _arviz
 from ._config import precision
+from ._constraints import expand_params, restrict
 from ._data import as_frame, load_data, parse_mapping
 from ._fit import FitResult, fit as point_fit
 from ._results import Result, Status, check_level
@@ -170,8 +171,25 @@ class PosteriorResult(Result):
     seed: int
     level: float = 0.95
     min_draws: int | None = None
+    delta: float = 1e-3
 
     draw_kind = "draws"
+
+    @property
+    def likelihood_name(self) -> str:
+        """The likelihood sampled, e.g. ``"huber(delta=0.001)"`` (on log residuals)."""
+        return f"huber(delta={self.delta:g})" if self.likelihood == "huber" else self.likelihood
+
+    @property
+    def matches_point(self) -> bool:
+        """Whether the likelihood is the one whose maximum is the point fit (so the intervals are
+        centred on it): Huber with the point fit's delta for a Huber fit, Gaussian for squared log."""
+        try:
+            lik, d = likelihood_for(self.fit.loss)
+        except ValueError:
+            return False
+        return lik == self.likelihood and (lik != "huber" or d == self.delta)
+
 
     @property
     def law(self):
@@ -218,9 +236,7 @@ class PosteriorResult(Result):
 
         if "sigma" not in self.draws:  # known per-point noise: the point fit's residual scale
             return self.fit.observation_draws(mean_draws, rng)
-        loss = self.fit.loss  # bayes_fit's default init for a Huber likelihood: huber(delta)
-        delta = float(loss.delta) if loss.kind == "huber" else 1e-3
-        return likelihood_noise(self.likelihood, self.valid_draws(), delta, mean_draws, rng)
+        return likelihood_noise(self.likelihood, self.valid_draws(), self.delta, mean_draws, rng)
 
     @property
     def median(self) -> dict:
@@ -244,11 +260,18 @@ class PosteriorResult(Result):
         return t.rename(columns={"se": "sd"})
 
     def _header(self) -> list[str]:
-        return self.fit._header() + ["", f"NUTS ({self.likelihood} likelihood on log residuals): {self.chains} chains, "
-                                         f"{self.n_divergences} divergences; equal-tailed credible intervals"]
+        if self.matches_point:
+            note = f"value: the {self.fit.loss.name} point fit, the maximum of this likelihood"
+        else:
+            note = (f"NOTE: value is the {self.fit.loss.name} point fit, a different model from the "
+                    f"{self.likelihood_name} likelihood of the intervals: they need not contain it")
+        return self.fit._header() + ["", f"NUTS ({self.likelihood_name} likelihood on log residuals): {self.chains} "
+                                         f"chains, {self.n_divergences} divergences; equal-tailed credible intervals",
+                                     note]
 
     def to_dict(self, level: float | None = None) -> dict:
         return {**self.fit.to_dict(), **self.intervals_dict(level), "method": "nuts", "likelihood": self.likelihood,
+                "likelihood_delta": self.delta, "likelihood_matches_point": self.matches_point,
                 "median": self.median, "r_hat": self.r_hat, "ess_bulk": self.ess_bulk,
                 "n_divergences": self.n_divergences, "chains": self.chains, "nuts_seed": self.seed,
                 "status": self.status.to_dict()}
@@ -407,12 +430,25 @@ def _unconstrained(law, priors, noise_prior, likelihood, values, chains):
     return out
 
 
-def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None, likelihood: str = "gaussian",
-              delta: float = 1e-3, priors: Mapping | None = None, noise_prior: Prior | None = None,
+def likelihood_for(loss) -> tuple[str, float]:
+    """The likelihood on log residuals whose maximum is the point fit of objective ``loss``:
+    Huber on log residuals -> ``("huber", delta)``, squared log -> ``("gaussian", 1e-3)``.
+
+    Raises ``ValueError`` for objectives with no such likelihood (asymmetric, or in linear space).
+    """
+    if loss.asymmetry != 1.0 or loss.space != "log":
+        raise ValueError(f"no NUTS likelihood matches the loss {loss.name}; choose likelihood= "
+                         "('gaussian', 'student_t' or 'huber') explicitly")
+    return ("huber", float(loss.delta)) if loss.kind == "huber" else ("gaussian", 1e-3)
+
+
+def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None, likelihood: str | None = None,
+              delta: float | None = None, priors: Mapping | None = None, noise_prior: Prior | None = None,
               chains: int = 4, warmup: int = 1000, samples: int = 1000, chain_method: str | None = None,
               seed: int = 0, init: FitResult | None = None, dense_mass: bool = True, target_accept: float = 0.8,
               level: float = 0.95, progress: bool = True, fit_kwargs: Mapping | None = None,
-              on_failure: str = "warn", min_draws: int | None = None, group: str | None = None):
+              on_failure: str = "warn", min_draws: int | None = None, group: str | None = None,
+              fixed: Mapping | None = None, tied: Mapping | None = None, bounds: Mapping | None = None):
     """Sample the posterior of a law's parameters with NUTS (see the module docstring).
 
     Args:
@@ -422,7 +458,11 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         :class:`PosteriorResult` (``noise`` and ``weights`` must then be column names).
       noise: known per-point noise sd on the log scale (column or array); then no noise
         parameter is sampled.
-      likelihood: ``"gaussian"``, ``"student_t"`` or ``"huber"`` (with ``delta``).
+      likelihood: ``"gaussian"``, ``"student_t"`` or ``"huber"`` (with ``delta``). Default: the
+        likelihood that matches ``init``'s loss (:func:`likelihood_for`: a Huber fit samples the
+        Huber likelihood with the same delta, a squared-log fit the Gaussian), so the intervals
+        are centred on the point fit; ``"gaussian"`` when there is no ``init``.
+      delta: the Huber likelihood's delta (default: ``init``'s, else 1e-3).
       priors: ``{name: Prior or numpyro distribution}`` overriding the law's defaults.
       chains, warmup, samples: NUTS settings; ``chain_method`` defaults to ``"parallel"`` when
         there are at least ``chains`` devices, else ``"vectorized"``.
@@ -431,6 +471,8 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
       progress: a progress bar over the NUTS steps (ticked from inside the compiled program).
       level, min_draws: default interval level and the fewest draws an interval is made from
         (default rule: :func:`jaxscale._results.min_valid_draws`).
+      fixed, tied, bounds: constraints (:func:`jaxscale.restrict`): only the free parameters are
+        sampled; draws of fixed and tied ones are filled in for functions of the draws.
 
     Raises ``TypeError``/``ValueError`` naming the argument, before any work, for chains, warmup
     or samples that are not integers >= 1, a non-integer seed (any Python int is valid: see
@@ -440,13 +482,17 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     ``on_failure="raise"`` raises :class:`~jaxscale.ConvergenceError` instead and ``"ignore"``
     stays silent (also passed to the default point fit).
     """
-    law = get_law(law)
+    law = restrict(get_law(law), fixed=fixed, tied=tied, bounds=bounds)
+    init_law = getattr(init, "law", None)
+    if init_law is not None and init_law is not law and init_law.param_names != law.param_names:
+        raise ValueError(f"init is a fit of {init_law.name!r} but the sampled law is {law.name!r}: pass the same "
+                         "constraints to both (or init's law)")
     check_on_failure(on_failure)
     chains, warmup, samples = (check_count(v, k) for k, v in (("chains", chains), ("warmup", warmup),
                                                                ("samples", samples)))
     seed = check_seed(seed)
     level = check_level(level)
-    if likelihood not in LIKELIHOODS:
+    if likelihood is not None and likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if group is not None:
         return _bayes_groups(law, data, group, init, locals())
@@ -457,6 +503,13 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
     if noise is not None:
         frame_noise = load_data(data, law, inputs=inputs, target=noise, log_target=True)
         noise_arr = frame_noise.y
+    if likelihood is None:
+        likelihood, matched_delta = likelihood_for(init.loss) if init is not None else ("gaussian", 1e-3)
+        delta = matched_delta if delta is None else delta
+    elif delta is None:
+        delta = float(init.loss.delta) if init is not None and init.loss.kind == "huber" else 1e-3
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if init is None:
         loss = "huber" if likelihood == "huber" else "squared_log"
         init = point_fit(law, data, inputs=inputs, target=target, weights=weights, loss=loss,
@@ -496,8 +549,9 @@ def bayes_fit(law, data, *, inputs=None, target="loss", weights=None, noise=None
         constant_data={k: v for k, v in ds.inputs.items()},
     )
     summary = _arviz.summary(idata, list(by_chain))
+    flat = expand_params(law, flat)  # fixed and tied parameters too (constant / copied draws)
     result = PosteriorResult(init, flat, idata, summary, int(diverging.sum()), likelihood, chains, seed, level,
-                             None if min_draws is None else int(min_draws))
+                             None if min_draws is None else int(min_draws), float(delta))
     bad = {k: v for k, v in result.r_hat.items() if not v <= 1.01}
     if bad or result.n_divergences:
         fail(f"NUTS for {law.name}: r_hat > 1.01 for {sorted(bad)}; {result.n_divergences} divergences. "
@@ -518,7 +572,9 @@ def _bayes_groups(law, data, group, init, kw):
     keys = list(pd.unique(frame[group]))
     if init is not None and (init.group_column != group or set(init.results) != {_plain(k) for k in keys}):
         raise ValueError(f"init must be the fit of the same data grouped by {group!r}")
-    rest = {k: v for k, v in kw.items() if k not in ("law", "data", "group", "init", "group")}
+    # law is already restricted: its constraints are not passed again
+    rest = {k: v for k, v in kw.items() if k not in ("law", "data", "group", "init", "init_law", "fixed", "tied",
+                                                    "bounds")}
     out = {}
     for key in keys:
         k = _plain(key)

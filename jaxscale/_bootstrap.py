@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision
+from ._constraints import expand_params
 from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
 from ._results import GroupedResult, Result, Status, check_level, quantile_interval, warn_no_interval
@@ -480,5 +481,5 @@ def _solve_resamples(fit, starts, data_fn, n_batch, n_points, n_steps, chunk_siz
                              batched_data=True, chunk_size=chunk_size, progress=progress, dtype=fit.dtype,
                              n_batch=n_batch, data_fn=data_fn, n_points=n_points, reduce=best_of_chunk,
                              what="resamples")
-    draws = {k: np.asarray(v) for k, v in fit.law.constrain(u).items()}
+    draws = {k: np.asarray(v) for k, v in expand_params(fit.law, fit.law.constrain(u)).items()}
     return draws, conv, f

@@ -1,4 +1,5 @@
-"""Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale isoflop``, ``jaxscale demo``.
+"""Command line: ``jaxscale fit``, ``jaxscale optimal``, ``jaxscale backtest``, ``jaxscale isoflop``,
+``jaxscale sensitivity``, ``jaxscale compare``, ``jaxscale demo``.
 
 Every subcommand is thin: argparse -> one request (the keyword arguments of one library call,
 built by a ``*_request`` function) -> the library call -> ``result.summary()`` on stdout and
@@ -118,9 +119,30 @@ def fit_options(p) -> None:
                         "for laws with linear parameters (chinchilla, ...), else grid")
     p.add_argument("--n-steps", type=int, default=None, help="solver iterations")
     p.add_argument("--seed", type=int, default=0, help="seed for starts, bootstrap draws and NUTS")
+    recipe_options(p)
     p.add_argument("--on-failure", default="warn", choices=["warn", "raise", "ignore"],
                    help="non-converged fit, parameter on a bound, failed resamples, bad r_hat: warn (default), "
                         "raise (exit 3) or ignore")
+
+
+def recipe_options(p, *, shift: bool = True) -> None:
+    """Objective details and constraints (issue 12): every API option that changes a fit."""
+    p.add_argument("--asymmetry", type=float, default=1.0,
+                   help="weight of over-estimates relative to under-estimates in the loss (default 1: symmetric)")
+    p.add_argument("--reduction", default="sum", choices=["sum", "mean"], help="sum (default) or mean of the loss")
+    if shift:
+        p.add_argument("--shift", type=float, default=None, metavar="S",
+                       help="fit target + S through the law shifted by S (BNSL's log(y + 1) recipe: --shift 1)")
+    p.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter fixed")
+    p.add_argument("--tie", action="append", default=[], metavar="NAME=SOURCE",
+                   help="make a parameter equal to another (e.g. beta=alpha)")
+    p.add_argument("--bound", action="append", default=[], metavar="NAME=LO:HI", help="bound a parameter")
+
+
+def derive_options(p) -> None:
+    p.add_argument("--derive", action="append", default=[], metavar="NAME=EXPR",
+                   help="a derived quantity with its interval: an expression of the parameters "
+                        "(a=beta/(alpha+beta)) or a built-in (a, b, N_opt@C, D_opt@C, tokens_per_param@C, loss_opt@C)")
 
 
 def uncertainty_options(p) -> None:
@@ -134,7 +156,8 @@ def uncertainty_options(p) -> None:
     p.add_argument("--method", default="point", choices=["point", "nuts"],
                    help="nuts: Bayesian fit with NumPyro NUTS (credible intervals, r_hat, ess_bulk)")
     p.add_argument("--likelihood", default=None, choices=["gaussian", "student_t", "huber"],
-                   help="NUTS likelihood on log residuals (default gaussian)")
+                   help="NUTS likelihood on log residuals (default: the one matching --loss: huber -> huber with "
+                        "the same delta, squared_log -> gaussian)")
     p.add_argument("--chains", type=int, default=None, help="NUTS chains (default 4)")
     p.add_argument("--warmup", type=int, default=None, help="NUTS warmup steps (default 1000)")
     p.add_argument("--samples", type=int, default=None, help="NUTS draws per chain (default 1000)")
@@ -233,20 +256,42 @@ def check_arguments(args) -> None:
         check_output_path(getattr(args, name, None), f"--{name.replace('_', '-')}")
 
 
+def objective_request(args):
+    """The objective of ``--loss``, ``--delta``, ``--asymmetry`` and ``--reduction``."""
+    from ._objectives import get_objective
+
+    return get_objective(args.loss, args.delta, asymmetry=args.asymmetry, reduction=args.reduction)
+
+
+def apply_shift(args) -> None:
+    """--shift S: fit ``target + S`` through ``make_shifted(law, S)`` (e.g. BNSL's log(y + 1) recipe);
+    ``args.data`` and ``args.law`` are replaced, so the bootstrap and NUTS see the same recipe."""
+    if getattr(args, "shift", None) is None:
+        return
+    from ._data import as_frame
+    from .laws import get_law, make_shifted
+
+    frame = as_frame(args.data).copy()
+    if args.target not in frame.columns:
+        raise ValueError(f"unknown target column {args.target!r}; available columns: {list(frame.columns)}")
+    frame[args.target] = frame[args.target].astype(float) + float(args.shift)
+    args.data, args.law = frame, make_shifted(get_law(args.law), float(args.shift))
+
+
 def fit_request(args) -> dict:
     """The arguments of ``jaxscale.fit(law, data, **rest)``."""
+    from ._constraints import parse_constraints
+
     kind, n = _parse_starts(args.starts)
-    req = dict(law=args.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
-               weights=args.weights, group=getattr(args, "group", None), loss=args.loss, solver=args.solver,
-               starts=kind, n_starts=n, n_steps=args.n_steps, seed=args.seed, progress=not args.no_progress,
-               on_failure=args.on_failure)
-    if args.delta is not None:
-        req["delta"] = args.delta
-    return req
+    return dict(law=args.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
+                weights=args.weights, group=getattr(args, "group", None), loss=objective_request(args),
+                solver=args.solver, starts=kind, n_starts=n, n_steps=args.n_steps, seed=args.seed,
+                progress=not args.no_progress, on_failure=args.on_failure,
+                **parse_constraints(args.fix, args.tie, args.bound))
 
 
 def _cluster_labels(args, result):
-    frame = pd.read_csv(args.data)
+    frame = pd.read_csv(args.data) if isinstance(args.data, str) else args.data
     if result.law.input_builder is not None:  # one data point per built row (e.g. per evaluated step)
         built = result.law.build_inputs(frame, target=args.target)
         frame = pd.DataFrame({k: v for k, v in built.items() if v.ndim == 1})
@@ -267,18 +312,19 @@ def bootstrap_request(args, result) -> dict:
 def nuts_request(args, result) -> dict:
     """The arguments of ``jaxscale.bayes_fit(law, data, **rest)``, started from the point fit."""
     req = dict(law=result.law, data=args.data, inputs=parse_mapping(args.inputs), target=args.target,
-               weights=args.weights, likelihood=args.likelihood or "gaussian", chains=args.chains or 4,
+               weights=args.weights, likelihood=args.likelihood, chains=args.chains or 4,
                warmup=args.warmup or 1000, samples=args.samples or 1000, seed=args.seed, init=result,
                level=args.level, min_draws=args.min_draws, progress=not args.no_progress,
                on_failure=args.on_failure, group=getattr(args, "group", None))
-    if args.delta is not None:
-        req["delta"] = args.delta
+    if args.delta is not None and args.likelihood is not None:
+        req["delta"] = args.delta  # else the likelihood follows the point fit's loss and delta
     return req
 
 
 def fitted(args):
     """The point fit, then its bootstrap (``--bootstrap N``) or posterior (``--method nuts``), or neither."""
     check_conflicts(args)
+    apply_shift(args)
     req = fit_request(args)
     result = fit(req.pop("law"), req.pop("data"), **req)
     if args.method == "nuts":
@@ -304,6 +350,9 @@ def emit(args, result, tables: dict | None = None, plot: Callable | None = None)
     ``--plot`` (``plot(result, path)``)."""
     print(result.summary())
     payload = result.to_dict()
+    derived = derived_table(args, result)
+    if derived is not None:
+        tables = {**(tables or {}), "derived": derived}
     for key, (title, table) in (tables or {}).items():
         print(f"\n{title}:")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
@@ -315,6 +364,17 @@ def emit(args, result, tables: dict | None = None, plot: Callable | None = None)
     if getattr(args, "plot", None) and plot is not None:
         plot(result, args.plot)
         print(f"\nplot written to {args.plot}")
+
+
+def derived_table(args, result):
+    """``(title, table)`` of the ``--derive`` quantities (value, SE, interval from the result's draws)."""
+    if not getattr(args, "derive", None):
+        return None
+    from ._derive import derive
+
+    table = derive(result, ";".join(args.derive), level=getattr(args, "level", None))
+    kind = "" if "se" not in table.columns else f" ({100 * table.attrs['level']:g}% intervals from the same draws)"
+    return f"derived quantities{kind}", table.reset_index()
 
 
 def _plot_fit(result, path, **kwargs) -> None:
@@ -335,6 +395,7 @@ def _args_fit(p) -> None:
                         "--method nuts, --predict, --save, --plot)")
     p.add_argument("--predict", default=None, metavar="N=..,D=..",
                    help="predict at these inputs (several values separated by ;)")
+    derive_options(p)
     output_options(p)
 
 
@@ -352,6 +413,7 @@ def _args_optimal(p) -> None:
     fit_options(p)
     uncertainty_options(p)
     p.add_argument("--compute", type=float, nargs="+", required=True, help="compute budget(s) in FLOP")
+    derive_options(p)
     output_options(p, save=True, plot=None)
 
 
@@ -423,6 +485,80 @@ def _run_backtest(args) -> int:
 
         plot_backtest(bt, save=args.plot)
         print(f"\nplot written to {args.plot}")
+    return 0
+
+
+def _args_sensitivity(s) -> None:
+    data_options(s)
+    s.add_argument("--losses", nargs="+", default=["huber:1e-3", "huber:1e-4", "squared_log"],
+                   help="losses to compare: huber:DELTA, squared_log, squared (default: huber:1e-3 huber:1e-4 squared_log)")
+    s.add_argument("--subset", action="append", default=[], metavar="NAME=COND",
+                   help="a data subset beside all points, e.g. 'big=N > 1e8' (conditions joined by &)")
+    s.add_argument("--spaces", nargs="+", default=None, choices=["log", "linear"], help="residual spaces to compare")
+    s.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE", help="hold a parameter fixed")
+    s.add_argument("--tie", action="append", default=[], metavar="NAME=SOURCE", help="tie a parameter to another")
+    s.add_argument("--bound", action="append", default=[], metavar="NAME=LO:HI", help="bound a parameter")
+    s.add_argument("--starts", default=None, help="grid, halton:N or random:N (default: the fit's default)")
+    s.add_argument("--n-steps", type=int, default=None, help="solver iterations")
+    s.add_argument("--seed", type=int, default=0)
+    derive_options(s)
+    output_options(s, save=False, plot=None)
+
+
+def sensitivity_request(args) -> dict:
+    """``jaxscale.sensitivity(**sensitivity_request(args))``."""
+    from ._constraints import parse_constraints
+
+    subsets = {"all": None}
+    for text in args.subset:
+        name, eq, cond = text.partition("=")
+        if not eq or not name.strip() or not cond.strip():
+            raise ValueError(f"--subset takes NAME=COND, e.g. 'big=N > 1e8', got {text!r}")
+        subsets[name.strip()] = cond.strip()
+    kind, n = _parse_starts(args.starts)
+    return dict(law=args.law, data=args.data, losses=args.losses, subsets=subsets, spaces=args.spaces,
+                derive=";".join(args.derive) or None, inputs=parse_mapping(args.inputs), target=args.target,
+                weights=args.weights, progress=not args.no_progress, starts=kind, n_starts=n, n_steps=args.n_steps,
+                seed=args.seed, **parse_constraints(args.fix, args.tie, args.bound))
+
+
+def _run_sensitivity(args) -> int:
+    from ._sensitivity import sensitivity
+
+    result = sensitivity(**sensitivity_request(args))
+    print(result)
+    if args.json:
+        write_json(args.json, result.to_dict())
+    return 0
+
+
+def _args_compare(c) -> None:
+    c.add_argument("data", help="CSV file with one row per training run")
+    c.add_argument("--a", required=True, metavar="RECIPE",
+                   help="recipe A: law=NAME,loss=huber|squared_log,delta=D,asymmetry=A,fix=E:1.69,tie=beta:alpha")
+    c.add_argument("--b", required=True, metavar="RECIPE", help="recipe B (its law defaults to A's)")
+    c.add_argument("--inputs", default=None, help="inputs to columns, e.g. N=params,D=tokens")
+    c.add_argument("--target", default="loss", help="column with the observed loss (default: loss)")
+    c.add_argument("--resamples", type=int, default=200, help="shared bootstrap resamples (default 200)")
+    c.add_argument("--holdout", type=float, default=0.2, help="held-out share of the largest points (0: none)")
+    c.add_argument("--scale", default=None, help="column that orders the points for the hold-out")
+    c.add_argument("--level", type=float, default=0.95)
+    c.add_argument("--starts", default=None, help="grid, halton:N or random:N (default: the fit's default)")
+    c.add_argument("--seed", type=int, default=0)
+    derive_options(c)
+    output_options(c, save=False, plot=None)
+
+
+def _run_compare(args) -> int:
+    from ._compare import compare
+
+    kind, n = _parse_starts(args.starts)
+    result = compare(args.a, args.b, args.data, derive=";".join(args.derive) or None, n_resamples=args.resamples,
+                     seed=args.seed, holdout=args.holdout or None, scale=args.scale, inputs=parse_mapping(args.inputs),
+                     target=args.target, level=args.level, starts=kind, n_starts=n)
+    print(result)
+    if args.json:
+        write_json(args.json, result.to_dict())
     return 0
 
 
@@ -516,6 +652,9 @@ register("backtest", "fit the smaller runs, predict the larger ones: errors and 
          _args_backtest, _run_backtest)
 register("isoflop", "isoFLOP analysis (Approach 2): N_opt(C) = k_n C^a from a sweep, with intervals",
          _args_isoflop, _run_isoflop)
+register("sensitivity", "refit over losses x data subsets and show how each quantity moves",
+         _args_sensitivity, _run_sensitivity)
+register("compare", "compare two recipes or laws on shared bootstrap draws", _args_compare, _run_compare)
 register("demo", "refit the Chinchilla law on the embedded synthetic data", _args_demo, _run_demo)
 
 

@@ -21,7 +21,7 @@ from ._objectives import Objective
 from ._solvers import Problem, SolverSpec, diagnose, minimize
 from .laws import Law
 
-__all__ = ["StartResults", "model_output", "target_space", "solve_batch", "batch_sharding"]
+__all__ = ["StartResults", "model_output", "target_space", "solve_batch", "batch_sharding", "continue_batch", "chunk_rows"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,3 +208,90 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
             bar.close()
     parts = tuple(np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0])))
     return StartResults(*parts) if keep_all else parts
+
+def chunk_rows(law: Law, total: int, n_starts: int, n_points: int, chunk_size: int | None, batched_data: bool) -> int:
+    """Items per chunk that :func:`solve_batch` uses for ``total`` items of ``n_starts`` starts on
+    ``n_points`` points (one compiled shape per chunk size)."""
+    size = _chunks(total, n_points * law.n_params * (n_starts if batched_data else 1), chunk_size)
+    n_dev = jax.device_count()
+    if batched_data and n_dev > 1:
+        size = math.ceil(size / n_dev) * n_dev
+    return size
+
+
+def _pick(objective: np.ndarray, converged: np.ndarray, k: int) -> np.ndarray:
+    """Indices (``k``, along the last axis) of the lowest-objective unconverged finite starts, padded
+    with repeats of the first pick so every round has one shape."""
+    f = np.where(np.isfinite(objective) & ~converged, objective, np.inf)
+    order = np.argsort(f, axis=-1, kind="stable")[..., :k]
+    n_ok = np.sum(np.isfinite(f), axis=-1, keepdims=True)
+    slot = np.arange(order.shape[-1])
+    return np.where(slot < np.maximum(n_ok, 1), order, order[..., :1])
+
+
+def _best_unconverged(res: StartResults) -> np.ndarray:
+    """Per data set (leading axes): whether the lowest finite objective belongs to an unconverged start."""
+    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
+    i = np.argmin(f, axis=-1)
+    conv = np.take_along_axis(res.converged, i[..., None], axis=-1)[..., 0]
+    finite = np.isfinite(np.take_along_axis(f, i[..., None], axis=-1)[..., 0])
+    return finite & ~conv
+
+
+def continue_batch(law: Law, objective: Objective, solver: SolverSpec, res: StartResults, x: Mapping, y, w, *,
+                   n_steps: int, xtol: float, max_rounds: int, n_continue: int, batched_data: bool = False,
+                   chunk_size: int | None = None, dtype=np.float64) -> tuple[StartResults, int]:
+    """Continue the most promising unconverged starts while the best start has not converged.
+
+    Each round takes, per data set, the ``n_continue`` unconverged starts with the lowest objective
+    (padded with repeats: one shape, so one compiled program for every round), runs the solver
+    ``n_steps`` more steps from where they stopped (damping reset), and writes their new end points
+    back. Rounds stop when every data set's best start has converged, when a round lowers no
+    data set's best objective, or after ``max_rounds``. Returns ``(results, rounds_run)``.
+    """
+    rounds = 0
+    if max_rounds < 1 or n_continue < 1:
+        return res, 0
+    u, f, g, s, c = (np.array(a) for a in (res.u, res.objective, res.grad_norm, res.newton_step, res.converged))
+    k = min(int(n_continue), f.shape[-1])
+    while rounds < max_rounds:
+        cur = StartResults(u, f, g, s, c)
+        todo = _best_unconverged(cur)
+        if not np.any(todo):
+            break
+        best_before = np.min(np.where(np.isfinite(f), f, np.inf), axis=-1)
+        idx = _pick(f, c, k)
+        starts = np.take_along_axis(u, idx[..., None], axis=-2)
+        if batched_data:
+            # only the data sets whose best start has not converged, padded to the first batch's
+            # chunk shape (so the compiled program is reused)
+            rows = np.nonzero(todo)[0]
+            size = chunk_rows(law, starts.shape[0], starts.shape[1], np.shape(y)[-1], chunk_size, True)
+            n_pad = -(-rows.shape[0] // size) * size - rows.shape[0]
+            sel = np.concatenate([rows, np.repeat(rows[:1], n_pad)])
+            sub = solve_batch(law, objective, solver, starts[sel], {kk: np.asarray(v)[sel] for kk, v in x.items()},
+                              np.asarray(y)[sel], np.asarray(w)[sel], n_steps=n_steps, xtol=xtol, batched_data=True,
+                              chunk_size=size, progress=False, dtype=dtype)
+            full = [np.array(a) for a in (starts, np.take_along_axis(f, idx, -1), np.take_along_axis(g, idx, -1),
+                                          np.take_along_axis(s, idx, -1), np.take_along_axis(c, idx, -1))]
+            for a, v in zip(full, (sub.u, sub.objective, sub.grad_norm, sub.newton_step, sub.converged)):
+                a[rows] = v[:rows.shape[0]]
+            new = StartResults(*full)
+        else:
+            new = solve_batch(law, objective, solver, starts, x, y, w, n_steps=n_steps, xtol=xtol,
+                              chunk_size=chunk_size, progress=False, dtype=dtype)
+        rounds += 1
+        # Keep a start's old end point where the continuation got worse (it never should: LM is monotone).
+        old_f = np.take_along_axis(f, idx, axis=-1)
+        keep_new = np.isfinite(new.objective) & ~(new.objective > old_f)
+        if batched_data:
+            keep_new &= todo[:, None]  # data sets whose best start has converged are left as they are
+        iu = np.broadcast_to(idx[..., None], new.u.shape)
+        np.put_along_axis(u, iu, np.where(keep_new[..., None], new.u, np.take_along_axis(u, iu, axis=-2)), axis=-2)
+        for arr, val in ((f, new.objective), (g, new.grad_norm), (s, new.newton_step), (c, new.converged)):
+            np.put_along_axis(arr, idx, np.where(keep_new, val, np.take_along_axis(arr, idx, axis=-1)), axis=-1)
+        best_after = np.min(np.where(np.isfinite(f), f, np.inf), axis=-1)
+        newly = ~_best_unconverged(StartResults(u, f, g, s, c))
+        if not np.any((best_after < best_before) | (newly & todo)):
+            break
+    return StartResults(u, f, g, s, c), rounds

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ._config import precision, resolve_dtype
+from ._constraints import ConstrainedLaw, expand_params, restrict
 from ._data import Dataset, load_data
-from ._engine import StartResults, solve_batch
+from ._engine import StartResults, continue_batch, solve_batch
 from ._objectives import Objective, get_objective
 from ._results import DEFAULT_LEVEL, GroupedResult, Result, Status
 from ._solvers import SolverSpec, get_solver
@@ -56,6 +57,8 @@ class FitResult(Result):
         reuses them for every resample and :func:`save` writes them.
       plan: ``"grid"`` (every start ran) or the :class:`~jaxscale.VarPro` settings of a variable
         projection fit (its ``starts`` are the polished variable-projection points).
+      rounds: continuation rounds run after the first batch because the best start had not
+        converged (0 when it converged at once; see ``max_rounds`` of :func:`fit`).
     """
 
     law: Law
@@ -73,6 +76,7 @@ class FitResult(Result):
     plan: Any = "grid"
     xtol: float = 1e-6
     starts_spec: str = "grid"
+    rounds: int = 0
 
     has_draws = False
     draw_kind = "starts"
@@ -95,7 +99,12 @@ class FitResult(Result):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self.law.param_names
+        """Every parameter of the original law (a constrained law's fixed and tied ones too)."""
+        return self._full_law.param_names
+
+    @property
+    def _full_law(self) -> Law:
+        return self.law.base if isinstance(self.law, ConstrainedLaw) else self.law
 
     @property
     def status(self) -> Status:
@@ -121,17 +130,34 @@ class FitResult(Result):
         return residual_band(self, est, level)
 
     def _table_columns(self, level):
-        return {"meaning": [p.doc for p in self.law.params]}
+        cols = {"meaning": [p.doc for p in self._full_law.params]}
+        if isinstance(self.law, ConstrainedLaw):
+            how = self.law.how
+            cols = {"constraint": [how.get(k, "") for k in self.names], **cols}
+        return cols
 
     def _header(self) -> list[str]:
         lines = [f"law: {self.law.name}   {self.law.formula}",
                  f"loss: {self.loss.name}   points: {self.data.n}   solver: {self.solver.name}   "
-                 f"plan: {self.plan if isinstance(self.plan, str) else self.plan.name}",
+                 f"plan: {self.plan if isinstance(self.plan, str) else self.plan.name}   "
+                 f"steps: {self.n_steps}   continuation rounds: {self.rounds}",
                  f"starts: {self.n_starts}   converged: {self.n_converged}   at best objective: {self.n_at_best}",
                  f"objective: {self.objective:.10g}   best start converged: {'yes' if self.converged else 'NO'}"]
         if self.at_bound:
             lines.append(f"ON A BOUND (not determined by the data): {', '.join(self.at_bound)}")
         return lines
+
+    @functools.cached_property
+    def health(self):
+        """How much to trust this fit: conditioning, trade-offs, basins, bounds, levels, residual
+        trends (a :class:`~jaxscale.FitHealth`; computed on first use)."""
+        from ._health import fit_health
+
+        return fit_health(self)
+
+    def summary(self, level: float | None = None) -> str:
+        """The fit, its parameters and its health (:attr:`health`), as text."""
+        return super().summary(level) + "\n\n" + "\n".join(self.health.lines())
 
     @property
     def data_hash(self) -> str:
@@ -193,11 +219,14 @@ class FitResult(Result):
             "xtol": float(self.xtol),
             "starts": self.starts_spec,
             "dtype": np.dtype(self.dtype).name,
+            "rounds": self.rounds,
             "at_bound": list(self.at_bound),
             "seed": self.seed,
             "plan": self.plan if isinstance(self.plan, str) else self.plan.name,
             "data_sha256": self.data_hash,
             "status": self.status.to_dict(),
+            "health": self.health.to_dict(),
+            **({"constraints": self.law.how} if isinstance(self.law, ConstrainedLaw) else {}),
         }
 
     def __repr__(self):
@@ -230,7 +259,8 @@ def _failures(out: FitResult, check_flat: bool = True) -> list:
     elif not out.converged:
         failures.append((f"the best start of the {law.name} fit did not converge (Newton step "
                          f"{res.newton_step[i]:.2g} relative; {out.n_converged}/{out.n_starts} starts converged; "
-                         f"parameters {', '.join(f'{k}={v:.6g}' for k, v in params.items())}); raise n_steps or "
+                         f"parameters {', '.join(f'{k}={v:.6g}' for k, v in params.items())}; {out.rounds} "
+                         "continuation round(s) of the best unconverged starts); raise n_steps or max_rounds, or "
                          "check the data", ConvergenceWarning, "not converged"))
     bound = out.at_bound
     if bound:
@@ -249,15 +279,16 @@ def _failures(out: FitResult, check_flat: bool = True) -> list:
 
 
 def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
-          on_failure="warn", plan="grid", what: str = "", xtol: float = 1e-6, starts_spec: str = "grid") -> FitResult:
+          on_failure="warn", plan="grid", what: str = "", xtol: float = 1e-6, starts_spec: str = "grid",
+          rounds: int = 0) -> FitResult:
     f = np.where(np.isfinite(res.objective), res.objective, np.inf)
     if not np.isfinite(f).any():
         raise RuntimeError(f"every start of the {law.name} fit{what} gave a non-finite objective; "
                            "check the data and the starts")
     i = int(np.argmin(f))
-    params = {k: float(v) for k, v in law.constrain(res.u[i]).items()}
+    params = {k: float(v) for k, v in expand_params(law, law.constrain(res.u[i])).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
-                    res, data, dtype, seed, plan, float(xtol), starts_spec)
+                    res, data, dtype, seed, plan, float(xtol), starts_spec, int(rounds))
     if degenerate_reason(law, out.u, data.inputs, dtype) is not None:  # never returned as a good fit
         out = dataclasses.replace(out, converged=False)
     if on_failure == "ignore":
@@ -378,7 +409,8 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
         loss="huber", delta: float | None = None, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
         chunk_size: int | None = None, dtype="float64", progress: bool = True, on_failure: str = "warn",
-        plan="auto"):
+        plan="auto", max_rounds: int = 8, continue_starts: int = 32, fixed: Mapping | None = None,
+        tied: Mapping | None = None, bounds: Mapping | None = None):
     """Fit ``law`` to ``data`` from many starts at once and return the best fit with its status.
 
     Args:
@@ -393,8 +425,14 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
       solver: ``"lm"`` (default), ``"newton"``, ``"adam"``, ``"lbfgs"`` or a ``SolverSpec``.
       starts: ``None`` (the law's grid), an ``(S, P)`` array or mapping of natural-space values,
         or ``"halton"``/``"random"`` with ``n_starts``.
-      n_steps: solver iterations (fixed; default by solver). xtol: convergence tolerance on the
-        Newton step relative to ``1 + |u|``.
+      n_steps: solver iterations (fixed; default: the law's ``default_steps`` for ``lm``/``newton``
+        when it sets one, else the solver's). xtol: convergence tolerance on the Newton step
+        relative to ``1 + |u|``.
+      max_rounds, continue_starts: auto-continue. When the best start has not converged, the
+        ``continue_starts`` unconverged starts with the lowest objective run ``n_steps`` more steps
+        from where they stopped (one batch of fixed shape per round), up to ``max_rounds`` rounds,
+        until the best start converges (or a round improves nothing). ``max_rounds=0`` turns it
+        off. The rounds run are in ``FitResult.rounds``.
       dtype: ``"float64"`` (default; computed under a scoped ``jax.enable_x64``) or ``"float32"``.
       plan: how the starts are found. ``"auto"`` (default): variable projection when the law declares
         linear parameters (``Law(linear=..., basis=...)``: ``chinchilla``, ``saturating_power_law``,
@@ -405,6 +443,10 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
         ``"grid"``: every start of ``starts`` (default: the law's exhaustive Cartesian grid;
         ``starts="grid"`` is the same).
       progress: show a progress bar when the work is split into several chunks.
+      fixed, tied, bounds: constraints (see :func:`jaxscale.restrict`): ``fixed={"E": 1.69}``
+        holds parameters at values, ``tied={"beta": "alpha"}`` makes ``beta`` equal to ``alpha``,
+        ``bounds={"alpha": (0.1, 0.9)}`` bounds free ones. The fit runs on the reduced law
+        (``FitResult.law``) and ``params`` still reports every parameter.
       on_failure: what happens when the best start did not converge (:class:`ConvergenceWarning`)
         or a parameter sits on a bound (:class:`BoundWarning`, naming it): ``"warn"`` (default),
         ``"raise"`` (:class:`ConvergenceError`) or ``"ignore"``. The status is kept either way
@@ -417,15 +459,22 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     Same seed, data and device kind: identical numbers (see README, "Reliability").
     Nothing passed in is modified.
     """
-    law = get_law(law)
+    law = restrict(get_law(law), fixed=fixed, tied=tied, bounds=bounds)
     check_on_failure(on_failure)
     seed = check_seed(seed)
     objective = get_objective(loss, delta)
     spec = get_solver(solver)
-    n_steps = spec.default_steps if n_steps is None else check_count(n_steps, "n_steps")
+    if n_steps is None:
+        law_steps = getattr(law, "default_steps", None)
+        n_steps = law_steps if (law_steps and spec.name in ("lm", "newton")) else spec.default_steps
+    n_steps = check_count(n_steps, "n_steps")
+    max_rounds = check_count(max_rounds, "max_rounds", minimum=0)
+    continue_starts = check_count(continue_starts, "continue_starts", minimum=0)
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
     dtype = resolve_dtype(dtype)
+    more = dict(n_steps=n_steps, xtol=xtol, max_rounds=max_rounds, n_continue=continue_starts, chunk_size=chunk_size,
+                dtype=dtype)
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
                    log_target=objective.space == "log")
     # data-aware starts (Law.start_builder) under the default plan when no starts are given
@@ -447,7 +496,8 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
             u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)
         res = solve_batch(law, objective, spec, u0, ds.inputs, y, ds.weights, n_steps=n_steps, xtol=xtol,
                           chunk_size=chunk_size, progress=progress, dtype=dtype, what="starts")
-        return _best(law, objective, spec, n_steps, res, ds, dtype, seed, on_failure, plan, **record)
+        res, rounds = continue_batch(law, objective, spec, res, ds.inputs, y, ds.weights, **more)
+        return _best(law, objective, spec, n_steps, res, ds, dtype, seed, on_failure, plan, rounds=rounds, **record)
 
     keys, idx, mask, counts = _group_layout(ds.groups)
     _check_groups(law, ds, keys, idx, mask, group)
@@ -462,12 +512,13 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
                               progress=progress, dtype=dtype)
     res = solve_batch(law, objective, spec, u0, xs, ys, ws, n_steps=n_steps, xtol=xtol, batched_data=True,
                       chunk_size=chunk_size, progress=progress, dtype=dtype, what="groups")
+    res, rounds = continue_batch(law, objective, spec, res, xs, ys, ws, batched_data=True, **more)
     fits, failures = {}, {}
     for j, k in enumerate(keys):
         r = StartResults(*(getattr(res, f.name)[j] for f in dataclasses.fields(StartResults)))
         key = k.item() if hasattr(k, "item") else k
         one = _best(law, objective, spec, n_steps, r, ds.subset(idx[j][mask[j]]), dtype, seed, "ignore", plan,
-                    what=f" for group {key!r}", **record)
+                    what=f" for group {key!r}", rounds=rounds, **record)
         fits[key] = one
         if on_failure != "ignore":
             bad = _failures(one, check_flat=False)  # per-group flatness: fits[k].unidentified

@@ -240,9 +240,10 @@ def _fit_to_json(fit: FitResult) -> dict:
     ds = fit.data
     return {
         "jaxscale_result": "fit", "format_version": FORMAT_VERSION, "meta": metadata(fit),
-        "loss": {"kind": fit.loss.kind, "space": fit.loss.space, "delta": _num(fit.loss.delta)},
+        "loss": {"kind": fit.loss.kind, "space": fit.loss.space, "delta": _num(fit.loss.delta),
+                 "asymmetry": _num(fit.loss.asymmetry), "reduction": fit.loss.reduction},
         "solver": {"name": fit.solver.name, "options": [list(kv) for kv in fit.solver.options]},
-        "n_steps": fit.n_steps, "xtol": _num(fit.xtol), "starts_spec": fit.starts_spec,
+        "n_steps": fit.n_steps, "rounds": fit.rounds, "xtol": _num(fit.xtol), "starts_spec": fit.starts_spec,
         "dtype": np.dtype(fit.dtype).name, "seed": fit.seed,
         "plan": fit.plan if isinstance(fit.plan, str) else {"varpro": dataclasses.asdict(fit.plan)},
         "params": {k: _num(v) for k, v in fit.params.items()}, "u": _enc(fit.u), "objective": _num(fit.objective),
@@ -292,14 +293,16 @@ def _fit_from_json(doc: dict, law) -> FitResult:
                  groups=None if d["groups"] is None else _dec(d["groups"]))
     s = doc["starts"]
     starts = StartResults(*(_dec(s[f]) for f in ("u", "objective", "grad_norm", "newton_step", "converged")))
-    loss = Objective(doc["loss"]["kind"], doc["loss"]["space"], float(doc["loss"]["delta"]))
+    loss = Objective(doc["loss"]["kind"], doc["loss"]["space"], float(doc["loss"]["delta"]),
+                     float(doc["loss"].get("asymmetry", 1.0)), doc["loss"].get("reduction", "sum"))
     solver = SolverSpec(doc["solver"]["name"], tuple(tuple(kv) for kv in doc["solver"]["options"]))
     dtype = {"float64": np.float64, "float32": np.float32}[doc["dtype"]]
     out = FitResult(law=law, loss=loss, solver=solver, n_steps=int(doc["n_steps"]),
                     params={k: float(doc["params"][k]) for k in law.param_names}, u=_dec(doc["u"]),
                     objective=float(doc["objective"]), converged=bool(doc["converged"]), starts=starts, data=ds,
                     dtype=dtype, seed=doc["seed"], plan=_plan_from_json(doc.get("plan", "grid")),
-                    xtol=float(doc.get("xtol", 1e-6)), starts_spec=doc.get("starts_spec", "grid"))
+                    xtol=float(doc.get("xtol", 1e-6)), starts_spec=doc.get("starts_spec", "grid"),
+                    rounds=int(doc.get("rounds", 0)))
     if out.data_hash != meta["data_sha256"]:
         raise ValueError("the saved data no longer match their recorded sha256: the file is damaged")
     return out
@@ -361,9 +364,9 @@ def _posterior_group(post):
     fit_bytes = np.frombuffer(_json_bytes(_sealed(_fit_to_json(post.fit))), dtype=np.uint8)
     info = {"jaxscale_result": "posterior", "format_version": FORMAT_VERSION,
             "meta": {**metadata(post.fit), "seed": post.seed, "fit_seed": post.fit.seed},
-            "likelihood": post.likelihood, "chains": post.chains, "seed": post.seed, "level": post.level,
+            "likelihood": post.likelihood, "delta": post.delta, "chains": post.chains, "seed": post.seed, "level": post.level,
             "min_draws": post.min_draws,
-            "n_divergences": post.n_divergences, "variables": list(post.draws)}
+            "n_divergences": post.n_divergences, "variables": [k for k in post.draws if k in post.idata.posterior.data_vars]}
     text = json.dumps(info, allow_nan=False)
     group = xr.Dataset({"fit_json": ("fit_json_bytes", fit_bytes)}, attrs={_GROUP: text})
     groups = {g: getattr(post.idata, g) for g in post.idata.groups()}
@@ -390,7 +393,8 @@ def _posterior_from_idata(idata, law):
         raise ValueError("the saved sample stats do not match the recorded number of divergences: damaged file")
     return PosteriorResult(fit=fit, draws=flat, idata=idata, diagnostics=summary, n_divergences=n_div,
                            likelihood=info["likelihood"], chains=int(info["chains"]), seed=int(info["seed"]),
-                           level=float(info["level"]), min_draws=info.get("min_draws"))
+                           level=float(info["level"]), min_draws=info.get("min_draws"),
+                           delta=float(info.get("delta", 1e-3)))
 
 
 # ----------------------------------------------------------------------------------------------

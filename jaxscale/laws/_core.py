@@ -230,6 +230,7 @@ class Law:
         the default grid when no ``starts`` are given: for laws whose good starts depend on the
         scale of the data (the break location of BNSL, the scale of M4), as their reference
         code does with a brute-force grid or its own least-squares stage before refining.
+      default_steps: LM/Newton steps a fit of this law takes by default (None: the solver's).
 
     Laws compare and hash by identity, so a jitted solver compiled for one law is reused on
     every later fit of that same law object.
@@ -249,6 +250,7 @@ class Law:
     linear: tuple[str, ...] = ()
     basis: Callable[[Mapping, Mapping], Any] | None = None
     start_builder: Callable[[Mapping, Any], Any] | None = None
+    default_steps: int | None = None
 
     def __post_init__(self):
         params = tuple(self.params)
