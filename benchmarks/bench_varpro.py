@@ -13,11 +13,11 @@ residuals; see :mod:`benchmarks._peers` for the peer):
   for every resample over a 2-worker process pool (pool start-up included), on the same
   multinomial counts; per-resample objectives compared (relative tolerance 1e-9).
 * **unrolled Cholesky threshold**: ``spd_solve`` unrolls the Cholesky factorisation up to
-  ``jaxscale._solvers.UNROLL_MAX`` parameters. For 5-9 parameter laws of the zoo (their simulated examples), compile time
+  ``jaxscale._solvers.UNROLL_MAX`` parameters. For 3-9 parameter laws of the zoo (their simulated examples), compile time
   (first call minus warm) and warm time of a 64-start fit with the unrolled solve and with
   ``cho_solve``.
 
-    python -m benchmarks.bench_varpro --out benchmarks/results/varpro_cpu2.json   # ~5-10 min on 2 cores
+    python -m benchmarks.bench_varpro --out benchmarks/results/varpro_cpu2.json   # 23 min on 2 shared cores
     python -m benchmarks.bench_varpro --quick                                     # 200 resamples
 """
 
@@ -139,7 +139,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="warm repeats (default 7; quick 3)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--chol-laws", default="chinchilla,bnsl,data_constrained,kumar_precision,bnsl2",
+    ap.add_argument("--chol-laws",
+                    default="saturating_power_law,kaplan,chinchilla,bnsl,data_constrained,kumar_precision,bnsl2",
                     help="laws for the unrolled-Cholesky measurement")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: fit,bootstrap,cholesky")
     ap.add_argument("--out", default=None, help="also write the JSON here")

@@ -66,10 +66,11 @@ class Problem(NamedTuple):
 
 
 # Largest size solved by the unrolled Cholesky; larger systems use ``jnp.linalg.cholesky`` and
-# ``cho_solve``. Set by measurement (benchmarks/bench_varpro.py, results/varpro_cpu2.json: 64-start
-# fits of 3-9 parameter laws on 2 CPU cores): from 4 parameters up, ``cho_solve`` compiles 20-50%
-# faster (data_constrained, 7 parameters: 27 s against 40 s) at the same or lower warm time, and
-# reaches the same objectives; at 3 the unrolled solve runs faster warm.
+# ``cho_solve``. Set by measurement (benchmarks/bench_varpro.py -> results/varpro_cpu2.json, 64-start
+# fits on 2 shared CPU cores, load 10-16): compile time unrolled vs cho_solve 7.8 vs 5.2 s (3
+# parameters), 9.6 vs 10.1 (4), 10.6 vs 6.6 (5), 13.5 vs 11.1 (6), 27.0 vs 21.5 (7), 29.0 vs 16.6 (8),
+# 30.5 vs 14.2 (9); same objectives; warm times mixed within the load noise (the 4,500-start
+# Chinchilla grid: equal). At 3 the unrolled solve was the faster warm, so it stays there.
 UNROLL_MAX = 3
 
 
