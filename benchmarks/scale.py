@@ -10,6 +10,8 @@ that case's alone) and writes ``benchmarks/results/scale_<backend>.json``:
   memory bound of the whole run (working memory of one chunk plus ``R * (P + 2)`` result numbers).
 * ``wide_law``: a 20-parameter custom law with ``starts="halton", n_starts=64`` (before issue 15
   the default 3^20 start grid was built first: 23 GB and killed).
+* ``rows``: Chinchilla on 10^7 simulated rows with the default call (starts chosen on a
+  10,000-row subsample, the best 4 polished on all rows).
 
 Every figure is measured in this run; nothing is hard-coded. ``--quick`` shrinks the sizes.
 """
@@ -53,13 +55,13 @@ def case_groups(n_groups: int) -> dict:
             "converged": int(sum(f.converged for f in res.fits.values())), "warning_lines": len(caught)}
 
 
-def case_resamples(n_resamples: int, prefix_seconds: float) -> dict:
+def case_resamples(n_resamples: int, prefix_seconds: float, chunk_size: int = 2048) -> dict:
     import signal
 
     import jaxscale as js
 
     fit = js.fit("chinchilla", js.synthetic_chinchilla(), progress=False)
-    js.bootstrap(fit, 64, progress=False, on_failure="ignore", chunk_size=64)  # compile outside the timing
+    js.bootstrap(fit, chunk_size, progress=False, on_failure="ignore", chunk_size=chunk_size)  # compile first
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -69,7 +71,7 @@ def case_resamples(n_resamples: int, prefix_seconds: float) -> dict:
     signal.setitimer(signal.ITIMER_REAL, prefix_seconds)
     done = n_resamples
     try:
-        js.bootstrap(fit, n_resamples, progress=False, on_failure="ignore")
+        js.bootstrap(fit, n_resamples, progress=False, on_failure="ignore", chunk_size=chunk_size)
     except js.Interrupted as err:
         done = err.done
     finally:
@@ -77,7 +79,7 @@ def case_resamples(n_resamples: int, prefix_seconds: float) -> dict:
     seconds = time.perf_counter() - t
     p = fit.law.n_params
     rate = done / seconds
-    return {"asked": n_resamples, "done_in_prefix": done, "prefix_seconds": seconds, "resamples_per_second": rate,
+    return {"asked": n_resamples, "chunk_size": chunk_size, "done_in_prefix": done, "prefix_seconds": seconds, "resamples_per_second": rate,
             "eta_whole_hours": n_resamples / rate / 3600 if rate > 0 else None,
             "result_bytes_whole": n_resamples * (p + 2) * 8,
             "bound": "peak = one chunk's working memory (measured: prefix peak) + R*(P+2)*8 bytes of results"}
@@ -106,7 +108,31 @@ def case_wide_law(n_params: int) -> dict:
             "seconds": time.perf_counter() - t, "converged": bool(res.converged)}
 
 
-CASES = {"groups": case_groups, "resamples": case_resamples, "wide_law": case_wide_law}
+def case_rows(n_rows: int) -> dict:
+    """Chinchilla on ``n_rows`` simulated runs (1% noise), the default call: starts chosen on a
+    10,000-row subsample, the best polished on all rows (the PlanWarning says so)."""
+    import warnings
+
+    import numpy as np
+
+    import jaxscale as js
+
+    rng = np.random.default_rng(0)
+    n = 10 ** rng.uniform(7, 10, n_rows)
+    d = 10 ** rng.uniform(8, 11, n_rows)
+    y = np.asarray(js.chinchilla.predict(js.EPOCH_PARAMS, {"N": n, "D": d})) * np.exp(0.01 * rng.standard_normal(n_rows))
+    t = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = js.fit("chinchilla", {"N": n, "D": d, "loss": y}, progress=False)
+    seconds = time.perf_counter() - t
+    plan = [str(w.message) for w in caught if issubclass(w.category, js.PlanWarning)]
+    return {"rows": n_rows, "seconds": seconds, "converged": bool(res.converged), "n_starts_on_all_rows": res.n_starts,
+            "max_rel_error_vs_truth": max(abs(res.params[k] / v - 1) for k, v in js.EPOCH_PARAMS.items()),
+            "plan_message": plan[0] if plan else None}
+
+
+CASES = {"groups": case_groups, "resamples": case_resamples, "wide_law": case_wide_law, "rows": case_rows}
 
 
 def _child(name: str, kwargs: dict) -> dict:
@@ -120,6 +146,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke run)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--kwargs", default="{}", help=argparse.SUPPRESS)
+    ap.add_argument("--rows", type=float, default=1e7, help="rows of the large-data case (default 1e7)")
+    ap.add_argument("--only", default=None, help="comma-separated cases to run (default: all)")
     ap.add_argument("--out", default=None, help="result JSON (default benchmarks/results/scale_<backend>.json)")
     args = ap.parse_args(argv)
     if args.child:
@@ -127,10 +155,13 @@ def main(argv=None) -> int:
         return 0
     sizes = {"groups": {"n_groups": 2_000 if args.quick else 100_000},
              "resamples": {"n_resamples": 10_000_000, "prefix_seconds": 10.0 if args.quick else 60.0},
-             "wide_law": {"n_params": 20}}
+             "wide_law": {"n_params": 20},
+             "rows": {"n_rows": 200_000 if args.quick else int(args.rows)}}
     import jax
 
     results = {"backend": jax.default_backend(), "cpus": os.cpu_count(), "quick": args.quick, "cases": {}}
+    if args.only:
+        sizes = {k: v for k, v in sizes.items() if k in args.only.split(",")}
     for name, kwargs in sizes.items():
         proc = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--child", name, "--kwargs",
                                json.dumps(kwargs)], capture_output=True, text=True, cwd=ROOT)

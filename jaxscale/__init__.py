@@ -62,6 +62,7 @@ from ._status import ConvergenceError as ConvergenceError
 from ._status import ConvergenceWarning as ConvergenceWarning
 from ._status import SamplingWarning as SamplingWarning
 from ._status import IdentifiabilityWarning as IdentifiabilityWarning
+from ._status import PlanWarning as PlanWarning
 from ._status import Interrupted as Interrupted
 from ._io import load as load
 from ._io import save as save

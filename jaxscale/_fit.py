@@ -405,6 +405,58 @@ def _built_starts(law, inputs, y) -> np.ndarray:
     return np.where(ok[:, None], u, u[np.argmax(ok)])
 
 
+#: Above this many rows (and with the default plan and starts) the starts are chosen on a random
+#: subsample of :data:`SUBSAMPLE_ROWS` rows and the best :data:`POLISH_STARTS` are polished on all rows.
+LARGE_DATA_ROWS = 100_000
+SUBSAMPLE_ROWS = 10_000
+POLISH_STARTS = 4
+
+
+def _distinct_best(res: StartResults, k: int, atol: float = 1e-3) -> np.ndarray:
+    """Up to ``k`` end points, best objective first, each more than ``atol`` (max-abs, unconstrained)
+    from those kept."""
+    f = np.where(np.isfinite(res.objective), res.objective, np.inf)
+    kept = []
+    for i in np.argsort(f):
+        if not np.isfinite(f[i]) or len(kept) == k:
+            break
+        if all(np.max(np.abs(res.u[i] - res.u[j])) > atol for j in kept):
+            kept.append(i)
+    if not kept:
+        raise RuntimeError("every start gave a non-finite objective on the subsample; check the data and the starts")
+    return res.u[np.asarray(kept)]
+
+
+def _subsample_starts(law, objective, spec, ds, y, u0, built, plan, n_steps, xtol, chunk_size, progress, dtype, seed,
+                      spec_text, record) -> np.ndarray:
+    """The default plan for a large data set: every start on a random subsample of
+    :data:`SUBSAMPLE_ROWS` rows (seeded), then the best :data:`POLISH_STARTS` distinct end points
+    as the starts of the fit on all rows; says so with a :class:`~jaxscale.PlanWarning`. Memory is
+    ``O(n)`` for the data plus one start's Jacobian per chunk, whatever the number of starts."""
+    import warnings
+
+    from ._status import PlanWarning
+    from ._validate import seed_int
+
+    rows = np.sort(np.random.Generator(np.random.PCG64(seed_int(seed))).choice(ds.n, SUBSAMPLE_ROWS, replace=False))
+    sub, ysub = ds.subset(rows), y[rows]
+    if built:
+        u_sub = _built_starts(law, sub.inputs, sub.y)
+    elif u0 is None:
+        u_sub, _ = varpro_starts(law, objective, sub.inputs, ysub, sub.weights, plan=plan, dtype=dtype)
+    else:
+        u_sub = u0
+    res = solve_batch(law, objective, spec, u_sub, sub.inputs, ysub, sub.weights, n_steps=n_steps, xtol=xtol,
+                      chunk_size=chunk_size, progress=progress, dtype=dtype, what="starts (subsample)")
+    best = _distinct_best(res, POLISH_STARTS)
+    text = (f"{spec_text} starts ({u_sub.shape[0]:,}) fitted on a random {SUBSAMPLE_ROWS:,}-row subsample, the best "
+            f"{best.shape[0]} polished on all {ds.n:,} rows")
+    record["starts_spec"] = text
+    warnings.warn(f"large data set: {text} (pass starts= or plan= to run every start on all rows)", PlanWarning,
+                  stacklevel=4)
+    return best
+
+
 def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | None = None,
         loss="huber", delta: float | None = None, solver="lm", starts=None, n_starts: int | None = None,
         start_method: str = "halton", n_steps: int | None = None, xtol: float = 1e-6, seed: int = 0,
@@ -478,6 +530,7 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     ds = load_data(data, law, inputs=inputs, target=target, weights=weights, group=group,
                    log_target=objective.space == "log")
     # data-aware starts (Law.start_builder) under the default plan when no starts are given
+    auto = isinstance(plan, str) and plan == "auto"
     built = starts is None and law.start_builder is not None and plan == "auto" and not supports_varpro(law)
     plan = resolve_plan(plan, law, starts)
     u0 = None if (built or isinstance(plan, VarPro)) else make_starts(law, starts, n=n_starts, method=start_method,
@@ -490,7 +543,10 @@ def fit(law, data, *, inputs=None, target="loss", weights=None, group: str | Non
     y = objective.target(ds.y)
     if group is None:
         check_points(law, ds.weights, "the data", ds)
-        if built:
+        if auto and starts is None and ds.n > LARGE_DATA_ROWS:
+            u0 = _subsample_starts(law, objective, spec, ds, y, u0, built, plan, n_steps, xtol, chunk_size, progress,
+                                   dtype, seed, spec_text, record)
+        elif built:
             u0 = _built_starts(law, ds.inputs, ds.y)
         elif u0 is None:
             u0, _ = varpro_starts(law, objective, ds.inputs, y, ds.weights, plan=plan, dtype=dtype)

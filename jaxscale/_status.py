@@ -13,7 +13,7 @@ import numpy as np
 
 from .laws import Law
 
-__all__ = ["ConvergenceWarning", "IdentifiabilityWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
+__all__ = ["ConvergenceWarning", "IdentifiabilityWarning", "PlanWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
            "ON_FAILURE", "BOUND_RTOL", "params_at_bound", "check_on_failure", "fail", "Interrupted"]
 
 
@@ -23,6 +23,10 @@ class ConvergenceWarning(UserWarning):
 
 class IdentifiabilityWarning(UserWarning):
     """The data do not identify some parameters: the objective is flat along them at the optimum."""
+
+
+class PlanWarning(UserWarning):
+    """Says which plan a fit chose by itself (for example starts chosen on a subsample of a large data set)."""
 
 
 class BoundWarning(UserWarning):

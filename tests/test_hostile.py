@@ -513,3 +513,105 @@ def test_two_resamples_give_no_silent_interval(small_fit):
         boot.interval()
     with pytest.warns(UserWarning, match="no interval: .*asked for 2 resamples"):
         boot = js.bootstrap(small_fit, 2, progress=False, on_failure="ignore")
+
+
+# ----------------------------------------------------------------------------------------------
+# 6. Fuzz: inputs and command-line argument combinations (hypothesis, few examples for CI time)
+# ----------------------------------------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers())
+def test_fuzz_any_int_seed(seed):
+    s = seed_int(seed)
+    assert 0 <= s < SEED_BOUND and s == seed_int(seed)
+
+
+class _Reached(Exception):
+    """Validation passed and the CLI asked for a fit."""
+
+
+_FLAGS = st.fixed_dictionaries({}, optional={
+    "--level": st.sampled_from(["0.95", "0.5", "1.5", "0", "-1", "nan", "abc"]),
+    "--bootstrap": st.sampled_from(["0", "10", "-1", "1e3", "x"]),
+    "--method": st.sampled_from(["point", "nuts", "bayes"]),
+    "--chains": st.sampled_from(["1", "0", "-2", "4"]),
+    "--warmup": st.sampled_from(["1", "-5", "10"]),
+    "--samples": st.sampled_from(["0", "5"]),
+    "--seed": st.sampled_from(["0", "-7", str(2 ** 70), "1.5"]),
+    "--predict": st.sampled_from(["N=1e9,D=2e10", "N=1e9", "N=-1,D=1", "N=a,D=1", "Q=1"]),
+    "--starts": st.sampled_from(["grid", "halton:8", "halton:0", "sobol:3", "random:x"]),
+    "--delta": st.sampled_from(["1e-3", "-1", "inf"]),
+    "--loss": st.sampled_from(["huber", "squared_log"]),
+    "--scheme": st.sampled_from(["iid", "residual", "cluster"]),
+    "--cluster": st.sampled_from(["C", "nope"]),
+    "--json": st.sampled_from(["OUT/ok.json", "/nonexistent/x.json", "OUT"]),
+    "--group": st.sampled_from(["C"]),
+})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=_FLAGS)
+def test_fuzz_cli_arguments_one_line_or_validated(csv, tmp_path, capsys, flags):
+    argv = ["fit", str(csv), "--no-progress"]
+    for k, v in flags.items():
+        argv += [k, v.replace("OUT", str(tmp_path))]
+
+    def reached(*a, **k):
+        raise _Reached
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_cli, "fit", reached)
+        try:
+            rc = _cli.main(argv)
+        except _Reached:
+            return  # every argument was valid: the fit was next
+        except SystemExit as exc:  # argparse: a value of the wrong type or choice
+            rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2, (argv, err)
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+_CELL = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3),
+                  st.sampled_from(["", "abc", "1,000", "1e3", " 2 "]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_CELL, _CELL), min_size=1, max_size=8))
+def test_fuzz_data_is_valid_or_refused_by_name(rows):
+    import pandas as pd
+
+    from jaxscale._data import load_data
+
+    frame = pd.DataFrame(rows, columns=["x", "loss"])
+    try:
+        ds = load_data(frame, js.power_law)
+    except ValueError as err:
+        assert "'x'" in str(err) or "'loss'" in str(err) or "rows" in str(err), err
+        return
+    assert np.all(np.isfinite(ds.inputs["x"])) and np.all(ds.inputs["x"] > 0) and np.all(ds.y > 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# 5. Large data sets: starts chosen on a subsample, polished on all rows
+# ----------------------------------------------------------------------------------------------
+def test_large_data_default_plan_says_what_it_did(monkeypatch):
+    from jaxscale import _fit
+
+    x = np.logspace(0, 4, 400)
+    y = (1.5 + 20.0 * x ** -0.45) * np.exp(0.01 * np.random.default_rng(2).standard_normal(400))
+    data = {"x": x, "loss": y}
+    full = js.fit("saturating_power_law", data, progress=False)
+    monkeypatch.setattr(_fit, "LARGE_DATA_ROWS", 300)
+    monkeypatch.setattr(_fit, "SUBSAMPLE_ROWS", 80)
+    with pytest.warns(js.PlanWarning, match="fitted on a random 80-row subsample, the best .* polished on all 400"):
+        big = js.fit("saturating_power_law", data, progress=False)
+    assert big.converged and big.n_starts <= _fit.POLISH_STARTS and big.data.n == 400
+    for k, v in full.params.items():
+        assert big.params[k] == pytest.approx(v, rel=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", js.PlanWarning)
+        js.fit("saturating_power_law", data, starts="halton", n_starts=8, progress=False)  # user's starts: as asked
