@@ -27,6 +27,7 @@ import pandas as pd
 
 from ._bootstrap import bootstrap
 from ._config import precision
+from ._results import check_level, min_valid_draws, quantile_interval, warn_no_interval
 from ._data import as_frame, load_data
 from ._derive import parse_derived
 from ._fit import fit as point_fit
@@ -186,12 +187,16 @@ def compare(recipe_a: Mapping, recipe_b: Mapping, data, *, derive=None, n_resamp
         derive = {k: (lambda p, k=k: p[k]) for k in shared}
     fns_a, fns_b = parse_derived(derive, fit_a.law), parse_derived(derive, fit_b.law)
     both = boot_a.converged & boot_b.converged
-    alpha = (1 - level) / 2
+    level = check_level(level)
+    need = max(min_valid_draws(level), 2)
+    if int(both.sum()) < need:
+        warn_no_interval(f"too few valid paired resamples ({int(both.sum())} of {both.size}; {need} needed for a "
+                         f"{100 * level:g}% interval)")
     rows = {}
     for name in fns_a:
         pa, pb = float(fit_a.estimate(fns_a[name])), float(fit_b.estimate(fns_b[name]))
         d = (_all_draws(boot_a, fns_a[name]) - _all_draws(boot_b, fns_b[name]))[both]
-        lo, hi = (np.quantile(d, [alpha, 1 - alpha]) if d.size > 1 else (np.nan, np.nan))
+        lo, hi = quantile_interval(d, level) if d.size >= need else (np.nan, np.nan)
         rows[name] = {"a": pa, "b": pb, "diff": pa - pb, "se": float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
                       "lo": float(lo), "hi": float(hi), "p_a_greater": float(np.mean(d > 0)) if d.size else np.nan,
                       "n_pairs": int(d.size)}

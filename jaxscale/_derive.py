@@ -118,9 +118,8 @@ def _at_compute(kind: str, compute: float, law) -> Callable:
             return d / n
         return law.predict(q, {"N": n, "D": d})
 
-    def fn(p):
-        p = {k: jnp.asarray(v) for k, v in p.items()}
-        return jax.vmap(one)(p) if jnp.ndim(next(iter(p.values()))) else one(p)
+    def fn(p):  # one parameter set (results map it over draws with samples())
+        return one({k: jnp.asarray(v) for k, v in p.items()})
 
     fn.__name__ = f"{kind}@{compute:g}"
     return fn
