@@ -93,10 +93,15 @@ def test_bad_priors_and_likelihood():
         bayes_fit("saturating_power_law", data, likelihood="cauchy", progress=False)
 
 
+@pytest.mark.slow
 def test_epoch_posterior(epoch_df, epoch_fit):
     """Issue 4's acceptance check on Epoch's 240 points (Huber density, weakly informative priors):
-    r-hat <= 1.01, no divergences, medians of alpha, beta, E within 0.01 of the point fit."""
-    post = bayes_fit("chinchilla", epoch_df, likelihood="huber", init=epoch_fit, chains=4, warmup=500, samples=500,
+    r-hat <= 1.01, no divergences, medians of alpha, beta, E within 0.01 of the point fit.
+
+    At issue 4's sizes (4 chains x 1,000 warmup + 1,000 draws): with 500 + 500 the r-hat of A and
+    alpha (a pair that trades off, r = 0.999 in the fit's health report) measured 1.011 on jax 0.10,
+    over the 1.01 bar by chain length, not by a sampler fault. Acceptance tier (too slow for the unit tier)."""
+    post = bayes_fit("chinchilla", epoch_df, likelihood="huber", init=epoch_fit, chains=4, warmup=1000, samples=1000,
                      progress=False)
     assert max(post.r_hat.values()) <= 1.01
     assert post.n_divergences == 0
