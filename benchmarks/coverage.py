@@ -107,7 +107,8 @@ def bootstrap(args):
         for s in schemes:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                b = js.bootstrap(f, args.resamples, seed=seed, scheme=s, progress=False, n_steps=args.n_steps)
+                b = js.bootstrap(f, args.resamples, seed=seed, scheme=s, progress=False, n_steps=args.n_steps,
+                                 min_draws=args.min_draws)
             status[f"{s}_resamples_not_converged"] += b.n_resamples - b.n_converged
             ci = b.interval(level=args.level)
             se = b.se()
@@ -158,6 +159,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=100, help="number of simulated data sets")
     ap.add_argument("--level", type=float, default=None, help="interval level (nuts: 0.9, bootstrap: 0.95)")
     ap.add_argument("--resamples", type=int, default=400, help="bootstrap resamples per data set")
+    ap.add_argument("--min-draws", type=int, default=None,
+                    help="fewest converged resamples an interval is made from (default: the library's rule, 100 at 95%%)")
     ap.add_argument("--schemes", default="iid,residual", help="bootstrap schemes, comma-separated")
     ap.add_argument("--n-steps", type=int, default=None, help="solver steps per resample (default: the fit's)")
     ap.add_argument("--first-seed", type=int, default=1)

@@ -36,7 +36,8 @@ def test_bootstrap_coverage_run_end_to_end(tmp_path):
     out = tmp_path / "cov.json"
     import json
 
-    coverage.main(["--method", "bootstrap", "--n", "2", "--resamples", "32", "--schemes", "iid,residual",
+    coverage.main(["--method", "bootstrap", "--n", "2", "--resamples", "32", "--min-draws", "20",
+                   "--schemes", "iid,residual",
                    "--json", str(out)])
     rep = json.loads(out.read_text())
     assert rep["n_datasets"] == 2 and set(rep["schemes"]) == {"iid", "residual"}
