@@ -44,6 +44,7 @@ import tempfile
 
 import numpy as np
 
+from ._constraints import expand_params
 from ._data import Dataset
 from ._engine import StartResults
 from ._fit import FitResult
@@ -285,7 +286,8 @@ def _fit_from_json(doc: dict, law) -> FitResult:
     _check_hash(doc.get(_HASH), _doc_sha256(doc), "the saved fit")
     meta = doc["meta"]
     law = _resolve_law(meta, law)
-    if set(doc["params"]) != set(law.param_names):
+    names = list(expand_params(law, {n: 0.0 for n in law.param_names}))  # a constrained law reports all
+    if set(doc["params"]) != set(names):
         raise ValueError(f"saved parameters {sorted(doc['params'])} do not match law {law.name!r}")
     d = doc["data"]
     ds = Dataset(inputs={k: _dec(v) for k, v in d["inputs"].items()}, y=_dec(d["y"]), weights=_dec(d["weights"]),
@@ -298,7 +300,7 @@ def _fit_from_json(doc: dict, law) -> FitResult:
     solver = SolverSpec(doc["solver"]["name"], tuple(tuple(kv) for kv in doc["solver"]["options"]))
     dtype = {"float64": np.float64, "float32": np.float32}[doc["dtype"]]
     out = FitResult(law=law, loss=loss, solver=solver, n_steps=int(doc["n_steps"]),
-                    params={k: float(doc["params"][k]) for k in law.param_names}, u=_dec(doc["u"]),
+                    params={k: float(doc["params"][k]) for k in names}, u=_dec(doc["u"]),
                     objective=float(doc["objective"]), converged=bool(doc["converged"]), starts=starts, data=ds,
                     dtype=dtype, seed=doc["seed"], plan=_plan_from_json(doc.get("plan", "grid")),
                     xtol=float(doc.get("xtol", 1e-6)), starts_spec=doc.get("starts_spec", "grid"),

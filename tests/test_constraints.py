@@ -98,6 +98,19 @@ def test_fixed_e_with_bootstrap(fixed_e_fit):
     assert np.all(np.isfinite(boot.interval()))
 
 
+def test_constrained_fit_saves_and_loads(fixed_e_fit, tmp_path):
+    """A constrained fit reports every parameter of the base law; the file round-trips with the
+    reduced law passed back (it is not registered by name) and predicts the same."""
+    path = tmp_path / "fixed_e.json"
+    fixed_e_fit.save(path)
+    with pytest.raises(ValueError, match="not registered"):
+        js.load(path)
+    back = js.load(path, law=fixed_e_fit.law)
+    assert back.params == fixed_e_fit.params and back.params["E"] == 1.69
+    x = {"N": np.array([1e9, 1e11]), "D": np.array([2e10, 2e12])}
+    np.testing.assert_array_equal(back.predict(x), fixed_e_fit.predict(x))
+
+
 @pytest.mark.slow  # one NUTS compile of the reduced law (~40 s on 2 cores)
 def test_fixed_e_with_nuts(fixed_e_fit, epoch_df):
     with warnings.catch_warnings():
