@@ -32,7 +32,7 @@ from ._config import precision
 from ._constraints import expand_params, restrict
 from ._data import as_frame, load_data, parse_mapping
 from ._fit import FitResult, fit as point_fit
-from ._results import Result, Status, check_level
+from ._results import DrawsOfFit, Status, check_level
 from ._status import SamplingWarning, check_on_failure, fail
 from ._validate import check_count, check_points, check_seed, seed_int
 from .laws import Law, Prior, get_law
@@ -147,7 +147,7 @@ def make_model(law: Law, likelihood: str = "gaussian", *, delta: float = 1e-3, p
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class PosteriorResult(Result):
+class PosteriorResult(DrawsOfFit):
     """Posterior draws of a law's parameters with diagnostics (results protocol, :mod:`jaxscale._results`).
 
     Attributes:
@@ -192,32 +192,12 @@ class PosteriorResult(Result):
 
 
     @property
-    def law(self):
-        return self.fit.law
-
-    @property
-    def data(self):
-        return self.fit.data
-
-    @property
     def inference_data(self):
         return self.idata
 
     @property
-    def point(self) -> dict:
-        return dict(self.fit.params)
-
-    @property
     def valid(self) -> np.ndarray:
         return np.ones(next(iter(self.draws.values())).shape[0], dtype=bool)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.law.param_names
-
-    @property
-    def dtype(self):
-        return self.fit.dtype
 
     @property
     def status(self) -> Status:

@@ -40,7 +40,7 @@ from ._config import precision
 from ._constraints import expand_params
 from ._engine import StartResults, model_output, solve_batch
 from ._fit import FitResult
-from ._results import GroupedResult, Result, Status, check_level, quantile_interval, warn_no_interval
+from ._results import DrawsOfFit, GroupedResult, Status, check_level, quantile_interval, warn_no_interval
 from ._status import BootstrapWarning, check_on_failure, fail
 from ._varpro import VarPro, resolve_plan, varpro_starts
 from ._validate import check_count, check_seed, seed_int
@@ -114,7 +114,7 @@ _inv_cdf = np.vectorize(statistics.NormalDist().inv_cdf)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class BootstrapResult(Result):
+class BootstrapResult(DrawsOfFit):
     """Bootstrap draws of a fit's parameters, with their status (results protocol, :mod:`jaxscale._results`).
 
     Attributes:
@@ -142,28 +142,8 @@ class BootstrapResult(Result):
     draw_kind = "resamples"
 
     @property
-    def law(self):
-        return self.fit.law
-
-    @property
-    def data(self):
-        return self.fit.data
-
-    @property
-    def point(self) -> dict:
-        return dict(self.fit.params)
-
-    @property
     def valid(self) -> np.ndarray:
         return np.asarray(self.converged, dtype=bool)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.law.param_names
-
-    @property
-    def dtype(self):
-        return self.fit.dtype
 
     @property
     def status(self) -> Status:
@@ -225,7 +205,7 @@ class BootstrapResult(Result):
         return self.interval(level=level, method=method)
 
     def table(self, level: float | None = None, method: str = "percentile") -> pd.DataFrame:
-        """Per parameter: estimate, standard error, interval (``method``) and a note (see :meth:`Result.table`)."""
+        """Per parameter: estimate, standard error, interval (``method``) and a note (see :meth:`jaxscale._results.Result.table`)."""
         return super().table(level, method=method)
 
     def _header(self) -> list[str]:

@@ -425,6 +425,31 @@ def per_part(result, fn) -> "pd.DataFrame":  # noqa: F821
     return pd.concat(frames, ignore_index=True)
 
 
+class DrawsOfFit(Result):
+    """A :class:`Result` whose draws spread around a point fit (bootstrap, posterior): the law,
+    data, point, names and dtype are the fit's (the class keeps it as ``fit``)."""
+
+    @property
+    def law(self):
+        return self.fit.law
+
+    @property
+    def data(self):
+        return self.fit.data
+
+    @property
+    def point(self) -> dict:
+        return dict(self.fit.params)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.law.param_names
+
+    @property
+    def dtype(self):
+        return self.fit.dtype
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class GroupedResult:
     """One result per value of a group column (``results[group_value]``), all of one law.
