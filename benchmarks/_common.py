@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
@@ -58,3 +59,12 @@ def timed(fn, repeats: int = 3):
         out = fn()
         warm.append(time.perf_counter() - t0)
     return first, float(np.median(warm)), out
+
+
+def emit(out: dict, path: str | None = None) -> dict:
+    """Print a benchmark's JSON (floats from NumPy included) and also write it to ``path`` if given."""
+    text = json.dumps(out, indent=2, default=float)
+    print(text)
+    if path:
+        Path(path).write_text(text + "\n")
+    return out

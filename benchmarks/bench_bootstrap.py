@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import jaxscale as js
 from jaxscale._bootstrap import resample_weights
 
-from ._common import chinchilla_data, machine, timed
+from ._common import chinchilla_data, emit, machine, timed
 from ._peers import log_data, run_isolated
 
 EPOCH_CI = {"alpha": [0.317, 0.373], "beta": [0.331, 0.415], "E": [1.769, 1.871]}
@@ -99,11 +97,7 @@ def main(argv=None):
         "ratio_peer_over_jaxscale_first_call": peer["seconds"] / first,
         "total_wall_s": time.perf_counter() - t_run,
     }
-    text = json.dumps(out, indent=2, default=float)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return out
+    return emit(out, args.out)
 
 
 if __name__ == "__main__":

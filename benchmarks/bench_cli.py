@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 import subprocess
@@ -27,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ._common import ROOT, chinchilla_data, machine
+from ._common import ROOT, chinchilla_data, emit, machine
 
 
 def _run(cmd, env):
@@ -80,11 +79,7 @@ def main(argv=None):
         "import_jaxscale_s": import_s, "cache_entries": len(files), "cache_mb": cache_mb,
         "objectives_printed": sorted(o for o in objectives if o is not None),
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return out
+    return emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -33,17 +33,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import inspect
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import jaxscale as js
 
-from ._common import chinchilla_data, machine, timed
+from ._common import chinchilla_data, emit, machine, timed
 from ._peers import blas_threads, log_data, optax_lbfgs, run_isolated
 
 RTOL = 1e-9
@@ -148,11 +146,7 @@ def main(argv=None):
         "exhaustive_vs_pool": None if not brute else brute[0]["seconds"] / rows[2]["seconds"],
         "total_wall_s": time.perf_counter() - t_run,
     }
-    text = json.dumps(out, indent=2, default=float)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return out
+    return emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -38,7 +36,7 @@ import jaxscale._engine as engine
 import jaxscale._solvers as solvers
 from jaxscale._bootstrap import resample_weights
 
-from ._common import chinchilla_data, examples, machine, timed
+from ._common import chinchilla_data, emit, examples, machine, timed
 from ._peers import blas_threads, log_data, run_isolated
 
 RTOL = 1e-9
@@ -180,11 +178,7 @@ def main(argv=None):
     out["machine"] = {**machine(), "load_average_start": load_start, "load_average_end": os.getloadavg(),
                       "blas_threads": blas_threads()}
     out["total_wall_s"] = time.perf_counter() - t_run
-    text = json.dumps(out, indent=2, default=float)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return out
+    return emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -32,11 +32,10 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ._common import ROOT
+from ._common import ROOT, emit
 
 SWEEPS = {
     "starts": [64, 256, 1024, 4096],
@@ -178,11 +177,7 @@ def main(argv=None):
         "sweeps": results,
         "total_wall_s": time.perf_counter() - t_run,
     }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
-    return out
+    return emit(out, args.out)
 
 
 if __name__ == "__main__":
