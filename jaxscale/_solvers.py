@@ -7,7 +7,9 @@ Every solver is an Optax ``GradientTransformationExtraArgs`` and runs through on
 * :func:`levenberg_marquardt` (default): Gauss-Newton model ``H = J^T diag(w kappa) J`` from the
   Jacobian of the law's output (``kappa`` is the objective's IRLS curvature, 1 for squared losses,
   ``min(1, delta/|r|)`` for Huber), damped ``(H + lambda D) s = -g``, and masked acceptance: a
-  step is kept only if it lowers the objective, otherwise ``lambda`` grows.
+  step is kept only if it lowers the objective, otherwise ``lambda`` grows. The Jacobian taken at
+  each trial point also gives the trial's objective, and becomes the next step's model when the
+  step is kept: one Jacobian per step, nothing else.
 * :func:`damped_newton`: the same loop with the exact Hessian of the objective.
 * Optax's ``adam`` and ``lbfgs`` through the same loop (:func:`get_solver`).
 
@@ -103,40 +105,57 @@ def spd_solve(a, b, *, unroll: bool | None = None):
 
 
 class DampedState(NamedTuple):
-    """State of the damped solvers: damping, objective at the current point, accepted steps."""
+    """State of the damped solvers: damping, and the objective, gradient and curvature model at the
+    current point (``value`` is ``inf`` until the first update has evaluated them)."""
 
     damping: jax.Array
     value: jax.Array
     n_accepted: jax.Array
+    grad: jax.Array
+    curvature: jax.Array
 
 
-def _damped_step(curvature_fn, init_damping, increase, decrease, min_damping, max_damping):
-    """Shared Optax transformation for LM and damped Newton: solve, try, accept or damp more."""
+def _damped_step(evaluate, init_damping, increase, decrease, min_damping, max_damping):
+    """Shared Optax transformation for LM and damped Newton: solve, try, accept or damp more.
+
+    ``evaluate(problem, u) -> (value, grad, curvature)``. Each update evaluates the trial point
+    once, and that one evaluation serves twice: its value decides acceptance, and its gradient and
+    curvature are the model for the next step when the step is kept (a rejected step keeps the
+    current ones). So a step costs one Jacobian (or Hessian) evaluation, not that plus a separate
+    objective evaluation. The first update evaluates the starting point itself (zero step), so a
+    phase of ``n`` steps runs ``n + 1`` updates (:func:`minimize` does this).
+    """
 
     def init(params):
         dtype = params.dtype
-        return DampedState(jnp.asarray(init_damping, dtype), jnp.asarray(jnp.inf, dtype), jnp.asarray(0, jnp.int32))
+        p = params.shape[-1]
+        return DampedState(jnp.asarray(init_damping, dtype), jnp.asarray(jnp.inf, dtype), jnp.asarray(0, jnp.int32),
+                           jnp.zeros_like(params), jnp.eye(p, dtype=dtype))
 
     def update(updates, state, params, *, problem, **extra):
-        """``state.value`` must hold the objective at ``params`` (:func:`minimize` sets it)."""
         del updates, extra
-        value = state.value
-        g, h = curvature_fn(problem, params)
+        value, g, h = state.value, state.grad, state.curvature
+        priming = ~jnp.isfinite(value)
         diag = jnp.diagonal(h)
         scale = diag + 1e-9 * jnp.max(jnp.abs(diag)) + jnp.finfo(diag.dtype).tiny
         step = -spd_solve(h + state.damping * jnp.diag(scale), g)
-        trial = problem.value(params + step)
+        step = jnp.where(priming, jnp.zeros_like(step), step)
+        trial, g_new, h_new = evaluate(problem, params + step)
         ok = jnp.isfinite(trial) & jnp.all(jnp.isfinite(step)) & (trial < value)
         step = jnp.where(ok, step, jnp.zeros_like(step))
         damping = jnp.clip(jnp.where(ok, state.damping * decrease, state.damping * increase),
                            min_damping, max_damping)
-        value = jnp.where(ok, trial, value)
-        return step, DampedState(damping, value, state.n_accepted + ok.astype(jnp.int32))
+        damping = jnp.where(priming, state.damping, damping)
+        return step, DampedState(damping, jnp.where(ok, trial, value),
+                                 state.n_accepted + (ok & ~priming).astype(jnp.int32),
+                                 jnp.where(ok, g_new, g), jnp.where(ok, h_new, h))
 
     return optax.GradientTransformationExtraArgs(init, update)
 
 
 def _gauss_newton(problem, u):
+    """Objective, gradient and Gauss-Newton curvature ``J^T diag(w kappa) J`` at ``u``."""
+
     def model_aux(v):
         m = problem.model(v)
         return m, m
@@ -144,15 +163,37 @@ def _gauss_newton(problem, u):
     jac, m = jax.jacfwd(model_aux, has_aux=True)(u)
     r = problem.objective.residual(problem.y, m)
     w = problem.weights
-    g = -jnp.sum(jac * (w * problem.objective.psi(r))[:, None], axis=0)
-    # Elementwise products and one reduction vectorise better under vmap on CPU than a
-    # batched (P x n) @ (n x P) matmul.
-    h = jnp.sum(jac[:, :, None] * jac[:, None, :] * (w * problem.objective.kappa(r))[:, None, None], axis=0)
-    return g, h
+    # Parameters first, points last: the reductions run along the contiguous axis. Elementwise
+    # products and one reduction vectorise better under vmap on CPU than a batched matmul
+    # (4,500 Chinchilla starts on 240 points: 2.2 s for the whole grid fit against 3.2 s with the
+    # points-first layout).
+    jt = jac.T
+    g = -jnp.sum(jt * (w * problem.objective.psi(r))[None, :], axis=-1)
+    h = jnp.sum(jt[:, None, :] * jt[None, :, :] * (w * problem.objective.kappa(r))[None, None, :], axis=-1)
+    return problem.objective.value(problem.y, m, w), g, h
+
+
+def value_grad_hessian(fn, u):
+    """``(fn(u), grad, Hessian)`` of a scalar function of a few parameters, forward over forward.
+
+    For the handful of parameters of a law this is cheaper than reverse mode (``jax.hessian`` is
+    forward over reverse): 61 against 86 ms for the 4,500 Chinchilla grid starts on 240 points.
+    """
+
+    def grad_aux(v):
+        def value_aux(w):
+            f = fn(w)
+            return f, f
+
+        g, f = jax.jacfwd(value_aux, has_aux=True)(v)
+        return g, (g, f)
+
+    h, (g, f) = jax.jacfwd(grad_aux, has_aux=True)(u)
+    return f, g, h
 
 
 def _exact_hessian(problem, u):
-    return jax.grad(problem.value)(u), jax.hessian(problem.value)(u)
+    return value_grad_hessian(problem.value, u)
 
 
 def levenberg_marquardt(init_damping=1e-3, increase=4.0, decrease=0.3, min_damping=1e-12,
@@ -214,15 +255,15 @@ def get_solver(solver="lm", **options) -> SolverSpec:
 def _run_phase(tx, problem: Problem, u0, n_steps: int):
     state = tx.init(u0)
     if isinstance(state, DampedState):
-        # Monotone solvers carry the objective in their state: no extra evaluation per step.
-        state = state._replace(value=problem.value(u0))
+        # Monotone solvers carry the objective and their step model in their state; the first
+        # update evaluates the start (see _damped_step), so n_steps steps take n_steps + 1 updates.
 
         def damped_body(carry, _):
             u, st = carry
             updates, st = tx.update(jnp.zeros_like(u), st, u, problem=problem)
             return (u + updates, st), None
 
-        (u, state), _ = jax.lax.scan(damped_body, (u0, state), None, length=n_steps)
+        (u, state), _ = jax.lax.scan(damped_body, (u0, state), None, length=n_steps + 1)
         return u, state.value
 
     value_and_grad = jax.value_and_grad(problem.value)
@@ -276,8 +317,7 @@ GTOL = 1e-6
 
 def diagnose(problem: Problem, u, xtol: float) -> Diagnostics:
     """Measure how close ``u`` is to a local minimum (see the module docstring)."""
-    f, g = jax.value_and_grad(problem.value)(u)
-    h = jax.hessian(problem.value)(u)
+    f, g, h = value_grad_hessian(problem.value, u)
     step = spd_solve(h, g)
     rel = jnp.max(jnp.abs(step) / (1.0 + jnp.abs(u)))
     rel = jnp.where(jnp.isfinite(rel), rel, jnp.inf)
