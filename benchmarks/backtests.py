@@ -177,6 +177,25 @@ def chinchilla_no_floor(p, x):
     return p["A"] / x["N"] ** p["alpha"] + p["B"] / x["D"] ** p["beta"]
 
 
+def _inside(lo, value, hi):
+    """Whether ``value`` lies in ``[lo, hi]``; None when there is no interval (too few valid draws)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    return bool(lo <= value <= hi)
+
+
+def _yes(flag) -> str:
+    return "n/a" if flag is None else ("yes" if flag else "NO")
+
+
+def _covered(flags, what: str) -> str:
+    """``k/m what`` over the predictions that have an interval, and how many had none."""
+    have = [f for f in flags if f is not None]
+    none = len(flags) - len(have)
+    return f"{sum(have)}/{len(have)} {what}" + (f" ({none} of {len(flags)} had no interval: too few valid draws)"
+                                                 if none else "")
+
+
 def fit_step1(pts: pd.DataFrame, target: str):
     """Chinchilla law, summed Huber 1e-3; when E ends on its bound 0, the same law with E = 0 held there."""
     s1 = _quiet(js.fit, "chinchilla", pts, target=target, loss="huber", delta=1e-3, progress=False)
@@ -230,14 +249,14 @@ def olmo(root: Path, n_resamples: int, seed: int) -> dict:
             r = {"loss_actual": actual_l, "loss_pred": float(p1["prediction"].iloc[0]),
                  "loss_rel_err": float(p1["prediction"].iloc[0] / actual_l - 1),
                  "loss_obs90": [float(p1["lo"].iloc[0]), float(p1["hi"].iloc[0])],
-                 "loss_in_obs90": bool(p1["lo"].iloc[0] <= actual_l <= p1["hi"].iloc[0]),
+                 "loss_in_obs90": _inside(p1["lo"].iloc[0], actual_l, p1["hi"].iloc[0]),
                  "acc_actual": actual_a, "step2_pred_at_actual_loss": step2_at_actual,
                  "step2_rel_err": step2_at_actual / actual_a - 1,
                  "chained_pred": acc, "chained_abs_rel_err": abs(acc / actual_a - 1),
                  "chained_abs_err_points": 100 * abs(acc - actual_a),
                  "chained_mean90": [float(ch_mean["error_lo"].iloc[0]), float(ch_mean["error_hi"].iloc[0])],
                  "chained_obs90": [float(ch_obs["error_lo"].iloc[0]), float(ch_obs["error_hi"].iloc[0])],
-                 "chained_in_obs90": bool(ch_obs["error_lo"].iloc[0] <= actual_a <= ch_obs["error_hi"].iloc[0])}
+                 "chained_in_obs90": _inside(ch_obs["error_lo"].iloc[0], actual_a, ch_obs["error_hi"].iloc[0])}
             r["chained_obs90_width_points"] = 100 * (r["chained_obs90"][1] - r["chained_obs90"][0])
             if name == "13B-5T":
                 row = published13[published13["Task"].str.startswith(t)]
@@ -424,7 +443,8 @@ def main(argv=None):
         print(markdown(report, root))
         return
     names = [n for n in RUNNERS if n != "olmo_backtest"] if args.only is None else [s.strip() for s in args.only.split(",")]
-    report = {"resamples": args.resamples, "seed": args.seed, "jaxscale": js.__version__, "data": {}}
+    report = {"resamples": args.resamples, "seed": args.seed, "jaxscale": js.__version__, "data": {},
+              "measured_at": _measured_at()}
     if os.path.exists(args.out) and args.only:
         report = json.loads(Path(args.out).read_text())
     for name in names:
@@ -467,6 +487,22 @@ BT_HEAD = ["| data / law | cutoff | n fit | n held out | max decades | mean abs 
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
 
+def _measured_at() -> str:
+    """The commit and the machine's load, for the report's header."""
+    import subprocess
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        rev += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        rev = "unknown commit"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return f"jaxscale at {rev}; 2-core CPU, load average {load} at the start"
+
+
 def markdown(report: dict, root: Path | None = None) -> str:
     lines = ["# Backtests on real ladders (measured; `python -m benchmarks.backtests`)", "",
              f"Bootstrap resamples per fit: {report['resamples']}, seed {report['seed']}, jaxscale "
@@ -500,12 +536,12 @@ def markdown(report: dict, root: Path | None = None) -> str:
                 lo, hi = r["chained_obs90"]
                 lines.append(f"| {t} | {name} | {r['acc_actual']:.4f} | {r['chained_pred']:.4f} | "
                              f"{_pct(r['chained_abs_rel_err'])} | {pub} | {pub_err} | [{lo:.3f}, {hi:.3f}] | "
-                             f"{'yes' if r['chained_in_obs90'] else 'NO'} | {_pct(r['loss_rel_err'])} | "
-                             f"{'yes' if r['loss_in_obs90'] else 'NO'} |")
+                             f"{_yes(r['chained_in_obs90'])} | {_pct(r['loss_rel_err'])} | "
+                             f"{_yes(r['loss_in_obs90'])} |")
         inside = [r["chained_in_obs90"] for rec in o["tasks"].values() for r in rec["targets"].values()]
         linside = [r["loss_in_obs90"] for rec in o["tasks"].values() for r in rec["targets"].values()]
-        lines += ["", f"Chained 90% prediction intervals cover {sum(inside)}/{len(inside)} target accuracies; "
-                  f"step-1 90% prediction intervals cover {sum(linside)}/{len(linside)} target task losses.", "",
+        lines += ["", f"Chained 90% prediction intervals cover {_covered(inside, 'target accuracies')}; "
+                  f"step-1 90% prediction intervals cover {_covered(linside, 'target task losses')}.", "",
                   "Step-1 backtest along N on all 25 ladder runs (190M-3B x 0.5-10xC; hold out 3B, then 1B and 3B):", ""]
         lines += BT_HEAD
         for t, bt in o["backtest_step1_along_N"].items():
