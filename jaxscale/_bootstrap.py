@@ -38,10 +38,10 @@ import pandas as pd
 
 from ._config import precision
 from ._constraints import expand_params
-from ._engine import StartResults, model_output, solve_batch
+from ._engine import StartResults, chunk_rows, continue_batch, model_output, solve_batch
 from ._fit import FitResult
 from ._results import DrawsOfFit, GroupedResult, Status, check_level, quantile_interval, warn_no_interval
-from ._status import BootstrapWarning, check_on_failure, fail
+from ._status import BootstrapWarning, bound_mask, check_on_failure, fail
 from ._varpro import VarPro, resolve_plan, varpro_starts
 from ._validate import check_count, check_seed, seed_int
 
@@ -126,6 +126,12 @@ class BootstrapResult(DrawsOfFit):
       scheme, seed, level: how the draws were made and the default interval level.
       min_draws: fewest converged resamples an interval is made from (None: the default rule,
         100 at 95%; see :func:`jaxscale._results.min_valid_draws`).
+      rounds: continuation rounds each resample ran (0: its best start converged at once; see
+        ``max_rounds`` of :func:`bootstrap`), or None (not recorded, e.g. loaded from a file).
+
+    A converged resample may sit on a bound of a parameter's domain (a minimum certified there,
+    see :func:`jaxscale._solvers.diagnose`): it is a valid draw, counted in ``n_at_bound`` and
+    named in the status.
     """
 
     fit: FitResult
@@ -138,6 +144,7 @@ class BootstrapResult(DrawsOfFit):
     level: float = 0.95
     jackknife: dict | None = None
     min_draws: int | None = None
+    rounds: np.ndarray | None = None
 
     draw_kind = "resamples"
 
@@ -146,9 +153,40 @@ class BootstrapResult(DrawsOfFit):
         return np.asarray(self.converged, dtype=bool)
 
     @property
+    def on_bound(self) -> np.ndarray:
+        """``(n_resamples, P)`` over the fitted law's parameters: whether each resample's parameter sits
+        on a bound of its domain (see :func:`jaxscale._status.params_at_bound`)."""
+        law = self.fit.law
+        return bound_mask(law, law.unconstrain({k: np.asarray(self.draws[k]) for k in law.param_names}))
+
+    @property
+    def n_at_bound(self) -> int:
+        """Converged resamples with a parameter on a bound of its domain (valid draws)."""
+        return int(np.sum(self.valid & self.on_bound.any(axis=1)))
+
+    def _bound_counts(self) -> dict:
+        """``{parameter: converged resamples with it on a bound}`` (nonzero only)."""
+        counts = np.sum(self.on_bound & self.valid[:, None], axis=0)
+        return {p.name: int(c) for p, c in zip(self.fit.law.params, counts) if c}
+
+    def _counts_text(self) -> str:
+        """"131 converged, 52 converged at a bound (E), 17 not converged" (of the resamples)."""
+        n_b = self.n_at_bound
+        parts = [f"{self.n_converged - n_b} converged"]
+        if n_b:
+            parts.append(f"{n_b} converged at a bound ({', '.join(self._bound_counts())})")
+        n_bad = self.n_resamples - self.n_converged
+        if n_bad:
+            parts.append(f"{n_bad} not converged")
+        return f"{', '.join(parts)} (of {self.n_resamples} resamples)"
+
+    @property
     def status(self) -> Status:
         n_bad = self.n_resamples - self.n_converged
         own = (f"{n_bad}/{self.n_resamples} resamples not converged",) if n_bad else ()
+        bound = self._bound_counts()
+        if bound:
+            own += (f"resamples converged at a bound: {', '.join(f'{k} {v}' for k, v in bound.items())}",)
         return Status("resamples", self.n_resamples, self.n_converged, {"did not converge": n_bad} if n_bad else {},
                       self.fit.status.problems + own, "converged")
 
@@ -209,8 +247,10 @@ class BootstrapResult(DrawsOfFit):
         return super().table(level, method=method)
 
     def _header(self) -> list[str]:
-        return self.fit._header() + ["", f"bootstrap: {self.scheme}, {self.n_converged}/{self.n_resamples} "
-                                         f"resamples converged ({self.starts_per_resample} starts each); "
+        rounds = "" if self.rounds is None else (f"; {int(np.sum(self.rounds > 0))} continued "
+                                                 f"(up to {int(np.max(self.rounds, initial=0))} rounds)")
+        return self.fit._header() + ["", f"bootstrap: {self.scheme}, {self._counts_text()}, "
+                                         f"{self.starts_per_resample} starts each{rounds}; "
                                          "intervals are percentile, from converged resamples"]
 
     def to_dict(self, level: float | None = None) -> dict:
@@ -219,21 +259,23 @@ class BootstrapResult(DrawsOfFit):
             **self.intervals_dict(level),
             "n_resamples": self.n_resamples,
             "n_resamples_converged": self.n_converged,
+            "n_resamples_at_bound": self.n_at_bound,
+            "resamples_at_bound": self._bound_counts(),
             "bootstrap_scheme": self.scheme,
             "bootstrap_seed": self.seed,
             "status": self.status.to_dict(),
         }
 
     def __repr__(self):
-        return (f"BootstrapResult({self.law.name}, {self.scheme}: {self.n_converged}/{self.n_resamples} "
-                f"resamples converged, {self.starts_per_resample} starts each)")
+        return (f"BootstrapResult({self.law.name}, {self.scheme}: {self._counts_text()}, "
+                f"{self.starts_per_resample} starts each)")
 
 
 def bootstrap(fit, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.ndarray | None = None,
               seed: int = 0, n_basins: int = 4, extra_starts: np.ndarray | None = None, n_steps: int | None = None,
               level: float = 0.95, bca: bool = False, chunk_size: int | None = None,
               progress: bool = True, on_failure: str = "warn", min_draws: int | None = None,
-              plan=None):
+              plan=None, max_rounds: int = 8):
     """Bootstrap a point fit: refit ``n_resamples`` resamples of its data at once.
 
     Args:
@@ -262,6 +304,14 @@ def bootstrap(fit, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.
       min_draws: fewest converged resamples an interval is made from (default: 100 at 95%, see
         :func:`jaxscale._results.min_valid_draws`); below it ``interval()`` raises and tables show
         "too few valid resamples".
+      max_rounds: continuation, as in :func:`jaxscale.fit`: a resample whose best start has not
+        converged runs ``n_steps`` more steps from every one of its starts, up to ``max_rounds``
+        rounds, until it converges (or a round improves no resample of the chunk); ``0`` turns it
+        off. The rounds each resample ran are in ``BootstrapResult.rounds``.
+
+    A resample whose optimum sits on a bound of a parameter's domain (``E = 0``) is a valid draw
+    when the bound is a certified minimum (:func:`jaxscale._solvers.diagnose`); the status counts
+    those separately (``BootstrapResult.n_at_bound``).
 
     Memory: the draws are generated one chunk at a time (:class:`ResampleStream`; the same draws
     bit for bit as drawing them all at once) and only each resample's best start is kept, so a run
@@ -286,17 +336,18 @@ def bootstrap(fit, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.
         n_steps = check_count(n_steps, "n_steps")
     if chunk_size is not None:
         chunk_size = check_count(chunk_size, "chunk_size")
+    max_rounds = check_count(max_rounds, "max_rounds", minimum=0)
     if scheme not in ("iid", "cluster", "residual"):
         raise ValueError(f"scheme must be 'iid', 'cluster' or 'residual', got {scheme!r}")
     min_draws = None if min_draws is None else check_count(min_draws, "min_draws")
     if grouped:
         return _bootstrap_groups(fit, n_resamples, scheme, cluster, seed, n_basins, extra_starts, n_steps, level,
-                                 bca, chunk_size, progress, on_failure, min_draws, plan)
+                                 bca, chunk_size, progress, on_failure, min_draws, plan, max_rounds)
     prob = _Problem(fit, n_resamples, scheme, cluster, seed, n_basins, extra_starts, plan)
-    draws, conv, objective = _solve_resamples(fit, prob.template, prob.data_fn, n_resamples, fit.data.n, n_steps,
-                                              chunk_size, progress)
-    return _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level, bca, n_steps, chunk_size,
-                   progress, on_failure, min_draws)
+    draws, conv, objective, rounds = _solve_resamples(fit, prob.template, prob.data_fn, n_resamples, fit.data.n,
+                                                      n_steps, chunk_size, progress, max_rounds)
+    return _finish(fit, prob, draws, conv, objective, rounds, n_resamples, scheme, seed, level, bca, n_steps,
+                   chunk_size, progress, on_failure, min_draws, max_rounds)
 
 
 class _Problem:
@@ -347,8 +398,8 @@ class _Problem:
         return xs, cy, cw, cs
 
 
-def _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level, bca, n_steps, chunk_size, progress,
-            on_failure, min_draws, where="") -> BootstrapResult:
+def _finish(fit, prob, draws, conv, objective, rounds, n_resamples, scheme, seed, level, bca, n_steps, chunk_size,
+            progress, on_failure, min_draws, max_rounds, where="") -> BootstrapResult:
     """The jackknife (``bca``), the failure report and the :class:`BootstrapResult` of one fit."""
     ds, law = fit.data, fit.law
     jack = None
@@ -362,8 +413,9 @@ def _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level,
         m = jw.shape[0]
         jxs = {k: np.broadcast_to(v, (m,) + v.shape) for k, v in ds.inputs.items()}
         jys = np.broadcast_to(prob.y, (m, ds.n))
-        jack, jconv, _ = _solve_resamples(fit, fit.u[None], lambda lo, hi: ({k: v[lo:hi] for k, v in jxs.items()},
-                                          jys[lo:hi], jw[lo:hi]), m, ds.n, n_steps, chunk_size, progress)
+        jack, jconv, _, _ = _solve_resamples(fit, fit.u[None], lambda lo, hi: ({k: v[lo:hi] for k, v in jxs.items()},
+                                          jys[lo:hi], jw[lo:hi]), m, ds.n, n_steps, chunk_size, progress,
+                                             max_rounds)
         if not jconv.all():
             fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name}{where} did not converge; "
                  "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=3)
@@ -372,7 +424,8 @@ def _finish(fit, prob, draws, conv, objective, n_resamples, scheme, seed, level,
         fail(f"{n_bad} of {n_resamples} bootstrap resamples of {law.name}{where} did not converge "
              f"({100 * n_bad / n_resamples:.3g}%); they are left out of intervals and SEs", BootstrapWarning,
              on_failure, stacklevel=3)
-    out = BootstrapResult(fit, draws, conv, objective, int(prob.n_starts), scheme, int(seed), level, jack, min_draws)
+    out = BootstrapResult(fit, draws, conv, objective, int(prob.n_starts), scheme, int(seed), level, jack, min_draws,
+                          np.asarray(rounds))
     reason = out.interval_reason(level)
     if reason is not None and not where:  # e.g. bootstrap(fit, 2): say so now (groups: their table says it)
         warn_no_interval(f"{reason}{where} (asked for {n_resamples:,} resamples)", stacklevel=3)
@@ -395,7 +448,7 @@ def _pad_starts(s, s_max: int) -> np.ndarray:
 
 
 def _bootstrap_groups(grouped, n_resamples, scheme, cluster, seed, n_basins, extra_starts, n_steps, level, bca,
-                      chunk_size, progress, on_failure, min_draws, plan):
+                      chunk_size, progress, on_failure, min_draws, plan, max_rounds):
     """Every group's resamples in one batch (points padded with zero weight, starts with copies):
     group ``j`` draws with ``seed + j``, so it equals :func:`bootstrap` of that group's fit alone
     (to the solver's tolerance: the padded sums run in another order)."""
@@ -426,13 +479,15 @@ def _bootstrap_groups(grouped, n_resamples, scheme, cluster, seed, n_basins, ext
                 np.concatenate(ss))
 
     first = parts[0][1]
-    draws, conv, objective = _solve_resamples(first, np.zeros((s_max, n_params)), data_fn, len(parts) * n_resamples,
-                                              n_max, n_steps, chunk_size, progress)
+    draws, conv, objective, rounds = _solve_resamples(first, np.zeros((s_max, n_params)), data_fn,
+                                                      len(parts) * n_resamples, n_max, n_steps, chunk_size, progress,
+                                                      max_rounds)
     out = {}
     for j, ((key, f), p) in enumerate(zip(parts, probs)):
         rows = slice(j * n_resamples, (j + 1) * n_resamples)
-        out[key] = _finish(f, p, {k: v[rows] for k, v in draws.items()}, conv[rows], objective[rows], n_resamples,
-                           scheme, seed + j, level, bca, n_steps, chunk_size, progress, on_failure, min_draws,
+        out[key] = _finish(f, p, {k: v[rows] for k, v in draws.items()}, conv[rows], objective[rows], rounds[rows],
+                           n_resamples, scheme, seed + j, level, bca, n_steps, chunk_size, progress, on_failure,
+                           min_draws, max_rounds,
                            where=f" ({grouped.column}={key})")
     return GroupedResult(grouped.column, out, grouped.labels)
 
@@ -448,18 +503,34 @@ def _cluster_labels(fit: FitResult, cluster) -> np.ndarray:
     return labels
 
 
-def _solve_resamples(fit, starts, data_fn, n_batch, n_points, n_steps, chunk_size, progress):
-    """Every resample from every start; only the best start of each resample is kept (per chunk)."""
+def _solve_resamples(fit, starts, data_fn, n_batch, n_points, n_steps, chunk_size, progress, max_rounds):
+    """Every resample from every start, then the same continuation rounds as :func:`jaxscale.fit`
+    (:func:`jaxscale._engine.continue_batch`) for the resamples whose best start has not converged,
+    chunk by chunk; only the best start of each resample is kept. Returns ``(draws, converged,
+    objective, rounds)`` (``rounds``: continuation rounds per resample)."""
+    steps = fit.n_steps if n_steps is None else int(n_steps)
+    starts = np.asarray(starts)
+    # the chunk size solve_batch uses: every continuation round is padded to it (one compiled shape)
+    size = chunk_rows(fit.law, n_batch, starts.shape[-2], n_points, chunk_size, True)
+    current = {}
+
+    def chunk_data(lo, hi):
+        current["data"] = data_fn(lo, hi)
+        return current["data"]
+
     def best_of_chunk(res: StartResults):
+        cx, cy, cw = current.pop("data")[:3]
+        res, rounds = continue_batch(fit.law, fit.loss, fit.solver, res, cx, cy, cw, n_steps=steps, xtol=fit.xtol,
+                                     max_rounds=max_rounds, n_continue=res.objective.shape[-1], batched_data=True,
+                                     dtype=fit.dtype, rows_per_batch=size, per_item=True)
         f = np.where(np.isfinite(res.objective), res.objective, np.inf)
         best = np.argmin(f, axis=1)
         rows = np.arange(f.shape[0])
-        return res.u[rows, best], f[rows, best], res.converged[rows, best] & np.isfinite(f[rows, best])
+        return (res.u[rows, best], f[rows, best], res.converged[rows, best] & np.isfinite(f[rows, best]), rounds)
 
-    u, f, conv = solve_batch(fit.law, fit.loss, fit.solver, starts, None, None, None,
-                             n_steps=fit.n_steps if n_steps is None else int(n_steps), xtol=fit.xtol,
-                             batched_data=True, chunk_size=chunk_size, progress=progress, dtype=fit.dtype,
-                             n_batch=n_batch, data_fn=data_fn, n_points=n_points, reduce=best_of_chunk,
-                             what="resamples")
+    u, f, conv, rounds = solve_batch(fit.law, fit.loss, fit.solver, starts, None, None, None, n_steps=steps,
+                                     xtol=fit.xtol, batched_data=True, chunk_size=chunk_size, progress=progress,
+                                     dtype=fit.dtype, n_batch=n_batch, data_fn=chunk_data, n_points=n_points,
+                                     reduce=best_of_chunk, what="resamples")
     draws = {k: np.asarray(v) for k, v in expand_params(fit.law, fit.law.constrain(u)).items()}
-    return draws, conv, f
+    return draws, conv, f, rounds

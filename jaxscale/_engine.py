@@ -19,6 +19,7 @@ import numpy as np
 from ._config import precision, resolve_dtype
 from ._objectives import Objective
 from ._solvers import Problem, SolverSpec, diagnose, minimize
+from ._status import bound_limits
 from .laws import Law
 
 __all__ = ["StartResults", "model_output", "target_space", "solve_batch", "batch_sharding", "continue_batch", "chunk_rows"]
@@ -58,11 +59,12 @@ def _problem(law: Law, objective: Objective, x, y, w) -> Problem:
 @functools.lru_cache(maxsize=256)
 def _compiled(law: Law, objective: Objective, solver: SolverSpec, n_steps: int, xtol: float, batched_data: bool):
     phases = solver.phases(n_steps)
+    lower, upper = bound_limits(law)
 
     def one_start(u0, x, y, w):
         problem = _problem(law, objective, x, y, w)
         u, _ = minimize(phases, problem, u0)
-        d = diagnose(problem, u, xtol)
+        d = diagnose(problem, u, xtol, lower, upper)
         return u, d.objective, d.grad_norm, d.newton_step, d.converged
 
     over_starts = jax.vmap(one_start, in_axes=(0, None, None, None))
@@ -240,18 +242,26 @@ def _best_unconverged(res: StartResults) -> np.ndarray:
 
 def continue_batch(law: Law, objective: Objective, solver: SolverSpec, res: StartResults, x: Mapping, y, w, *,
                    n_steps: int, xtol: float, max_rounds: int, n_continue: int, batched_data: bool = False,
-                   chunk_size: int | None = None, dtype=np.float64) -> tuple[StartResults, int]:
+                   chunk_size: int | None = None, dtype=np.float64, rows_per_batch: int | None = None,
+                   per_item: bool = False) -> tuple[StartResults, int | np.ndarray]:
     """Continue the most promising unconverged starts while the best start has not converged.
 
     Each round takes, per data set, the ``n_continue`` unconverged starts with the lowest objective
     (padded with repeats: one shape, so one compiled program for every round), runs the solver
     ``n_steps`` more steps from where they stopped (damping reset), and writes their new end points
     back. Rounds stop when every data set's best start has converged, when a round lowers no
-    data set's best objective, or after ``max_rounds``. Returns ``(results, rounds_run)``.
+    data set's best objective, or after ``max_rounds``. Returns ``(results, rounds_run)``, or with
+    ``per_item`` ``(results, rounds)`` where ``rounds`` counts, per data set (leading axes), the
+    rounds it took part in (its best start not converged).
+
+    ``rows_per_batch`` (batched data): pad every round to a multiple of this many data sets, so a
+    caller that solves its data in chunks of that size reuses its compiled program (default: the
+    chunk size :func:`solve_batch` would choose for these data sets).
     """
     rounds = 0
+    item_rounds = np.zeros(np.shape(res.objective)[:-1], dtype=np.int32)
     if max_rounds < 1 or n_continue < 1:
-        return res, 0
+        return res, (item_rounds if per_item else 0)
     u, f, g, s, c = (np.array(a) for a in (res.u, res.objective, res.grad_norm, res.newton_step, res.converged))
     k = min(int(n_continue), f.shape[-1])
     while rounds < max_rounds:
@@ -259,6 +269,7 @@ def continue_batch(law: Law, objective: Objective, solver: SolverSpec, res: Star
         todo = _best_unconverged(cur)
         if not np.any(todo):
             break
+        item_rounds += todo
         best_before = np.min(np.where(np.isfinite(f), f, np.inf), axis=-1)
         idx = _pick(f, c, k)
         starts = np.take_along_axis(u, idx[..., None], axis=-2)
@@ -266,7 +277,7 @@ def continue_batch(law: Law, objective: Objective, solver: SolverSpec, res: Star
             # only the data sets whose best start has not converged, padded to the first batch's
             # chunk shape (so the compiled program is reused)
             rows = np.nonzero(todo)[0]
-            size = chunk_rows(law, starts.shape[0], starts.shape[1], np.shape(y)[-1], chunk_size, True)
+            size = rows_per_batch or chunk_rows(law, starts.shape[0], starts.shape[1], np.shape(y)[-1], chunk_size, True)
             n_pad = -(-rows.shape[0] // size) * size - rows.shape[0]
             sel = np.concatenate([rows, np.repeat(rows[:1], n_pad)])
             sub = solve_batch(law, objective, solver, starts[sel], {kk: np.asarray(v)[sel] for kk, v in x.items()},
@@ -294,4 +305,4 @@ def continue_batch(law: Law, objective: Objective, solver: SolverSpec, res: Star
         newly = ~_best_unconverged(StartResults(u, f, g, s, c))
         if not np.any((best_after < best_before) | (newly & todo)):
             break
-    return StartResults(u, f, g, s, c), rounds
+    return StartResults(u, f, g, s, c), (item_rounds if per_item else rounds)

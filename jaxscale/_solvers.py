@@ -27,6 +27,10 @@ finite and either
   (4 points, 2 parameters, residuals larger than ``delta``) has a singular Hessian at an exact
   minimum; so does an exact fit of a flat direction, which :func:`jaxscale.fit` reports
   separately (parameters not identified).
+
+A start whose parameters sit on a bound of their domain (``E -> 0``) is converged *at the bound*
+when the Karush-Kuhn-Tucker conditions hold there (see :func:`diagnose`): in unconstrained
+coordinates such a parameter runs to infinity and neither test above can see the minimum.
 """
 
 from __future__ import annotations
@@ -315,20 +319,77 @@ class Diagnostics(NamedTuple):
 GTOL = 1e-6
 
 
-def diagnose(problem: Problem, u, xtol: float) -> Diagnostics:
-    """Measure how close ``u`` is to a local minimum (see the module docstring)."""
+#: How far (in unconstrained units) beyond its bound threshold an active coordinate is pulled back
+#: before its one-sided derivative is taken: far enough to be on the bound (``exp(-10)`` of the
+#: threshold), near enough that ``d theta / d u`` does not underflow to zero.
+KKT_DEPTH = 10.0
+
+
+def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagnostics:
+    """Measure how close ``u`` is to a local minimum (see the module docstring).
+
+    ``lower`` / ``upper`` (``(P,)``, unconstrained; ``-inf`` / ``inf`` where there is no bound):
+    coordinates beyond them sit on a bound of the parameter's domain (the *active set*, see
+    :func:`jaxscale._status.bound_limits`). There the objective stops depending on ``u``, so the
+    Newton test cannot see a minimum; instead a start with an active set is converged *at a bound*
+    when the Karush-Kuhn-Tucker conditions hold:
+
+    * every active parameter's derivative in natural coordinates pushes into its bound:
+      ``d obj / d theta_i >= -GTOL * pull_i`` on a lower bound (``<= GTOL * pull_i`` on an upper),
+      with ``pull_i`` the sum of the points' separate pulls, as in the stationarity test. The
+      chain rule ``d theta / d u > 0`` keeps the sign, and the ratio to the pull is the same in
+      either coordinates; it is taken with the coordinate pulled back to ``KKT_DEPTH`` beyond its
+      threshold so that ``d theta / d u`` has not underflowed;
+    * the free parameters pass the interior test (Newton step below ``xtol`` or scale-aware
+      stationarity) on the free block, the active rows and columns masked out.
+
+    A start that passes the interior test on all coordinates is converged as before.
+    """
     f, g, h = value_grad_hessian(problem.value, u)
-    step = spd_solve(h, g)
-    rel = jnp.max(jnp.abs(step) / (1.0 + jnp.abs(u)))
-    rel = jnp.where(jnp.isfinite(rel), rel, jnp.inf)
-    # scale-aware stationarity: the gradient against the sum of the points' separate pulls
-    jac = jax.jacfwd(problem.model)(u)
-    r = problem.objective.residual(problem.y, problem.model(u))
-    pull = jnp.sum(jnp.abs((problem.weights * problem.objective.psi(r))[:, None] * jac), axis=0)
-    g_rel = jnp.max(jnp.abs(g) / (pull + jnp.finfo(pull.dtype).tiny))
-    diag = jnp.abs(jnp.diagonal(h))
-    psd = jnp.all(jnp.isfinite(spd_solve(h + (1e-10 * jnp.max(diag) + jnp.finfo(diag.dtype).tiny) * jnp.eye(h.shape[0]),
-                                         g)))
-    stationary = jnp.isfinite(g_rel) & (g_rel <= GTOL) & psd
-    converged = jnp.isfinite(f) & ((rel <= xtol) | stationary)
+    p = u.shape[-1]
+    eye = jnp.eye(p, dtype=h.dtype)
+    tiny = jnp.finfo(h.dtype).tiny
+
+    def interior(h, g, pull, mask):
+        """(Newton step length, stationary) on the coordinates ``mask``, the others masked out."""
+        both = mask[:, None] & mask[None, :]
+        hm = jnp.where(both, h, eye)
+        gm = jnp.where(mask, g, 0.0)
+        step = spd_solve(hm, gm)
+        rel = jnp.max(jnp.where(mask, jnp.abs(step) / (1.0 + jnp.abs(u)), 0.0))
+        rel = jnp.where(jnp.isfinite(rel), rel, jnp.inf)
+        g_rel = jnp.max(jnp.where(mask, jnp.abs(g) / (pull + tiny), 0.0))
+        diag = jnp.where(mask, jnp.abs(jnp.diagonal(h)), 0.0)
+        psd = jnp.all(jnp.isfinite(spd_solve(hm + (1e-10 * jnp.max(diag) + tiny) * eye, gm)))
+        stationary = jnp.isfinite(g_rel) & (g_rel <= GTOL) & psd
+        return rel, stationary
+
+    def pulls(v):
+        # scale-aware stationarity: the gradient against the sum of the points' separate pulls
+        jac = jax.jacfwd(problem.model)(v)
+        r = problem.objective.residual(problem.y, problem.model(v))
+        return jnp.sum(jnp.abs((problem.weights * problem.objective.psi(r))[:, None] * jac), axis=0)
+
+    everything = jnp.ones((p,), dtype=bool)
+    if lower is None and upper is None:
+        rel, stationary = interior(h, g, pulls(u), everything)
+        return Diagnostics(f, jnp.max(jnp.abs(g)), rel, jnp.isfinite(f) & ((rel <= xtol) | stationary))
+    lower = jnp.full((p,), -jnp.inf, u.dtype) if lower is None else jnp.asarray(lower, u.dtype)
+    upper = jnp.full((p,), jnp.inf, u.dtype) if upper is None else jnp.asarray(upper, u.dtype)
+    on_lower, on_upper = u < lower, u > upper
+    active = on_lower | on_upper
+    # derivatives of the active coordinates where d theta / d u has not underflowed (u itself when
+    # no coordinate is deep beyond its threshold)
+    u_k = jnp.where(on_lower, jnp.maximum(u, lower - KKT_DEPTH), jnp.where(on_upper, jnp.minimum(u, upper + KKT_DEPTH), u))
+    pull = pulls(u)
+    rel, stationary = interior(h, g, pull, everything)
+    interior_ok = (rel <= xtol) | stationary
+    ratio = jax.grad(problem.value)(u_k) / (pulls(u_k) + tiny)
+    pushes = jnp.where(on_lower, ratio >= -GTOL, True) & jnp.where(on_upper, ratio <= GTOL, True)
+    kkt = jnp.any(active) & jnp.all(pushes & jnp.isfinite(ratio))
+    rel_free, stationary_free = interior(h, g, pull, ~active)
+    at_bound_ok = kkt & ((rel_free <= xtol) | stationary_free)
+    # the reported Newton step: the free block's for a start certified on a bound
+    rel = jnp.where(at_bound_ok & ~interior_ok, rel_free, rel)
+    converged = jnp.isfinite(f) & (interior_ok | at_bound_ok)
     return Diagnostics(f, jnp.max(jnp.abs(g)), rel, converged)

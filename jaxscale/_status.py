@@ -14,7 +14,7 @@ import numpy as np
 from .laws import Law
 
 __all__ = ["ConvergenceWarning", "IdentifiabilityWarning", "PlanWarning", "BoundWarning", "BootstrapWarning", "SamplingWarning", "ConvergenceError",
-           "ON_FAILURE", "BOUND_RTOL", "params_at_bound", "check_on_failure", "fail", "Interrupted"]
+           "ON_FAILURE", "BOUND_RTOL", "bound_limits", "bound_mask", "params_at_bound", "check_on_failure", "fail", "Interrupted"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -45,26 +45,45 @@ ON_FAILURE = ("warn", "raise", "ignore")
 BOUND_RTOL = 1e-6
 
 
+def bound_limits(law: Law) -> tuple[np.ndarray, np.ndarray]:
+    """Unconstrained thresholds ``(lower, upper)``, shape ``(P,)``, beyond which a parameter is on a
+    bound (see :data:`BOUND_RTOL`): ``u < lower`` is on the lower bound, ``u > upper`` on the upper.
+    ``-inf`` / ``inf`` where the domain has no such finite bound (``"real"``; the top of ``"positive"``).
+    """
+    margin = -math.log(BOUND_RTOL)
+    lower, upper = [], []
+    for p in law.params:
+        if p.transform == "positive":
+            lower.append(float(np.min(np.log(p.grid))) - margin)
+            upper.append(math.inf)
+        elif p.transform == "real":
+            lower.append(-math.inf)
+            upper.append(math.inf)
+        else:
+            lower.append(-margin)
+            upper.append(margin)
+    return np.asarray(lower), np.asarray(upper)
+
+
+def bound_mask(law: Law, u) -> np.ndarray:
+    """Per parameter (last axis of ``u[..., P]``): whether it sits on a bound of its domain, or is
+    not finite (see :func:`params_at_bound`)."""
+    u = np.asarray(u, dtype=float)
+    lower, upper = bound_limits(law)
+    with np.errstate(invalid="ignore"):
+        return (u < lower) | (u > upper) | ~np.isfinite(u)
+
+
 def params_at_bound(law: Law, u) -> tuple[str, ...]:
     """Names of the parameters whose fitted value sits on a bound (see :data:`BOUND_RTOL`).
 
     ``"real"`` parameters have no bound. At a bound the objective no longer depends on the
     parameter's unconstrained coordinate, so its value there is arbitrary: the fit is degenerate
-    (for example ``E -> 0`` when the data show no floor).
+    (for example ``E -> 0`` when the data show no floor). Such a point can still be a certified
+    minimum of the constrained problem (:func:`jaxscale._solvers.diagnose` checks the KKT conditions).
     """
-    u = np.asarray(u, dtype=float)
-    margin = -math.log(BOUND_RTOL)
-    out = []
-    for i, p in enumerate(law.params):
-        if p.transform == "positive":
-            hit = u[i] < float(np.min(np.log(p.grid))) - margin
-        elif p.transform == "real":
-            hit = False
-        else:
-            hit = abs(u[i]) > margin
-        if hit or not np.isfinite(u[i]):
-            out.append(p.name)
-    return tuple(out)
+    hit = bound_mask(law, u)
+    return tuple(p.name for p, h in zip(law.params, hit) if h)
 
 
 def check_on_failure(on_failure: str) -> str:
