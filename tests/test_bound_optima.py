@@ -79,6 +79,17 @@ def test_near_but_not_on_bound_is_not_certified(bound_fit):
     assert bool(_diagnose(fit, fit.u).converged)  # the fit's own point is
 
 
+def test_upper_bound_of_a_bounded_parameter_is_certified():
+    # a floor bounded to (0, 1) under data whose floor is 1.2: the optimum is on the upper bound
+    law = js.law(inputs=("x",), params=(js.Param("q", (0.0, 1.0)), js.Param("a", "positive", grid=(1.0, 10.0)),
+                                        js.Param("b", "real", grid=(0.2, 0.5))))(
+        lambda p, x: p["q"] + p["a"] * x["x"] ** -p["b"])
+    y = (1.2 + 5.0 * X ** -0.3) * np.exp(np.random.default_rng(2).normal(0.0, 0.005, X.shape))
+    fit = js.fit(law, {"x": X, "loss": y}, progress=False, on_failure="ignore")
+    assert fit.at_bound == ("q",) and fit.params["q"] > 1 - 1e-6
+    assert fit.converged
+
+
 def test_bound_certificate_batched_equals_one_at_a_time(bound_fit):
     fit, _ = bound_fit
     obj, ds = fit.loss, fit.data
