@@ -29,12 +29,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import re
+import subprocess
 import time
 import warnings
 
 import numpy as np
 
 import jaxscale as js
+
+from ._common import ROOT, machine
 
 
 def nuts(args):
@@ -91,7 +96,12 @@ def bootstrap(args):
     ses = {s: {k: [] for k in names} for s in schemes}
     widths = {s: {k: [] for k in names} for s in schemes}
     estimates = {k: [] for k in names}
-    status = {"fit_not_converged": 0, **{f"{s}_resamples_not_converged": 0 for s in schemes}}
+    status = {"fit_not_converged": 0, **{f"{s}_resamples_not_converged": 0 for s in schemes},
+              **{f"{s}_leave_one_out_not_converged": 0 for s in schemes if s in ("residual", "residual:modified")}}
+    diag = []
+    args.started = {"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": _git_commit(),
+                    "load_average_start": os.getloadavg(), "machine": machine()}
+    args.loads = []
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -104,12 +114,19 @@ def bootstrap(args):
         status["fit_not_converged"] += int(not f.converged)
         for k in names:
             estimates[k].append(f.params[k])
+        if args.diagnostics:
+            diag.append(_diagnostics(f))
         for s in schemes:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                b = js.bootstrap(f, args.resamples, seed=seed, scheme=s, progress=False, n_steps=args.n_steps,
-                                 min_draws=args.min_draws)
+            scheme, _, kind = s.partition(":")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                b = js.bootstrap(f, args.resamples, seed=seed, scheme=scheme, progress=False, n_steps=args.n_steps,
+                                 min_draws=args.min_draws, residuals=kind or "modified")
             status[f"{s}_resamples_not_converged"] += b.n_resamples - b.n_converged
+            for w in caught:  # "K of n leave-one-out fits ... did not converge"
+                m = re.match(r"(\d+) of \d+ leave-one-out fits", str(w.message))
+                if m:
+                    status[f"{s}_leave_one_out_not_converged"] += int(m.group(1))
             ci = b.interval(level=args.level)
             se = b.se()
             for i, k in enumerate(names):
@@ -119,33 +136,118 @@ def bootstrap(args):
             for key, tg in targets.items():
                 pred = js.predict(b, {"N": [tg["N"]], "D": [tg["D"]]}, level=args.level)
                 hits[s][key].append(bool(pred["lo"].iloc[0] <= tg["loss"] <= pred["hi"].iloc[0]))
+        args.loads.append(os.getloadavg()[0])
         if args.json:  # partial results survive an interrupted run
-            _write(args, _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0))
-    report = _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0)
+            _write(args, _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0, diag))
+    report = _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0, diag)
     if args.json:
         _write(args, report)
     return report
 
 
-def _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0):
+def _diagnostics(f) -> dict:
+    """Why raw residuals mislead: leverages, and how many raw and modified residuals lie within the
+    Huber delta (the fit passes through about P points, whose raw residuals sit at 0)."""
+    from jaxscale._bootstrap import leave_one_out, leverages, modified_residuals
+
+    h = leverages(f)
+    raw = f.loss.target(f.data.y) - np.log(f.predict(f.data.inputs))
+    mod = modified_residuals(f, leave_one_out(f))
+    d = f.loss.delta
+    return {"h_mean": float(h.mean()), "h_q90": float(np.quantile(h, 0.9)), "h_max": float(h.max()),
+            "raw_within_delta": int(np.sum(np.abs(raw) < d)), "modified_within_delta": int(np.sum(np.abs(mod) < d)),
+            "raw_rms": float(np.sqrt(np.mean(raw ** 2))), "modified_rms": float(np.sqrt(np.mean(mod ** 2)))}
+
+
+def _report(args, schemes, names, targets, hits, ses, widths, estimates, status, t0, diag):
     n_done = len(estimates[names[0]])
+    ref = None
+    if args.reference:  # a precise spread of the estimates: --method design's fixed-design sd
+        with open(args.reference) as fh:
+            rep = json.load(fh)
+        ref = rep["sd"]["fixed"]
     sd = {k: float(np.std(estimates[k], ddof=1)) if n_done > 1 else float("nan") for k in names}
     out = {"method": "bootstrap", "design": "js.synthetic_chinchilla(seed) for seeds "
            f"{args.first_seed}..{args.first_seed + n_done - 1} (135 runs, 1% log-normal noise)",
            "law": "chinchilla", "loss": "huber(delta=1e-3), summed", "interval": "percentile",
+           "residual_scheme": "modified residuals: leave-one-out (deletion) residual * sqrt(1 - h_ii), recentred "
+                              "(jaxscale._bootstrap.modified_residuals)",
            "level": args.level, "n_datasets": n_done, "n_resamples": args.resamples,
            "n_steps": args.n_steps, "truth": dict(js.EPOCH_PARAMS), "targets": targets,
            "sd_of_point_estimates": sd,
+           **({"reference_sd": {"file": args.reference, "n_datasets": rep["n_datasets"], "sd": ref}} if ref else {}),
+           "sd_relative_se": 1.0 / math.sqrt(2.0 * (n_done - 1)) if n_done > 1 else float("nan"),
            "mean_point_estimate": {k: float(np.mean(estimates[k])) for k in names}, "status": status,
-           "schemes": {}, "seconds": time.perf_counter() - t0}
+           "schemes": {}, "seconds": time.perf_counter() - t0,
+           "run": {**args.started, "load_average_end": os.getloadavg(),
+                   "load_average_1min_mean_over_data_sets": float(np.mean(args.loads)) if args.loads else None}}
+    if diag:
+        p_in = math.erf(1e-3 / (0.01 * math.sqrt(2.0)))  # P(|z| < delta) for the generating 1% noise
+        out["diagnostics"] = {
+            **{k: float(np.mean([d[k] for d in diag])) for k in diag[0]},
+            "expected_within_delta": p_in * 135, "n_datasets": len(diag),
+            "note": "means over data sets; expected_within_delta = 135 * P(|noise| < delta) for the true errors"}
     for s in schemes:
         out["schemes"][s] = {
             "coverage": {k: coverage_summary(v, args.level) for k, v in hits[s].items()},
             "mean_bootstrap_se": {k: float(np.mean(ses[s][k])) for k in names},
             "se_ratio_bootstrap_over_actual": {k: float(np.mean(ses[s][k]) / sd[k]) for k in names},
+            **({"se_ratio_bootstrap_over_reference": {k: float(np.mean(ses[s][k]) / ref[k]) for k in names}}
+               if ref else {}),
             "median_interval_width": {k: float(np.median(widths[s][k])) for k in names},
         }
     return out
+
+
+def design(args):
+    """Spread of the point estimates with the isoFLOP design fixed (the runs of
+    :func:`jaxscale.synthetic_chinchilla`, fresh 1% noise per data set) against a random design (its
+    135 rows drawn with replacement, fresh noise for every row, duplicates included): what a pairs
+    bootstrap's redrawing of the design adds. Each set of ``--n`` data sets is one grouped fit."""
+    import pandas as pd
+
+    truth = dict(js.EPOCH_PARAMS)
+    names = list(truth)
+    base = js.synthetic_chinchilla(seed=0)
+    n_rows = len(base)
+    rng = np.random.default_rng(args.first_seed)
+    t0 = time.perf_counter()
+    load_start = os.getloadavg()
+    out = {"method": "design", "n_datasets": args.n, "truth": truth, "git_commit": _git_commit(),
+           "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sd": {}, "converged": {}}
+    for kind in ("fixed", "random"):
+        idx = (np.tile(np.arange(n_rows), args.n) if kind == "fixed"
+               else rng.integers(0, n_rows, size=args.n * n_rows))
+        n_, d_ = base["N"].to_numpy()[idx], base["D"].to_numpy()[idx]
+        clean = truth["E"] + truth["A"] / n_ ** truth["alpha"] + truth["B"] / d_ ** truth["beta"]
+        df = pd.DataFrame({"N": n_, "D": d_, "loss": clean * np.exp(0.01 * rng.standard_normal(idx.shape[0])),
+                           "set": np.repeat(np.arange(args.n), n_rows)})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            g = js.fit("chinchilla", df, group="set", progress=False)
+        parts = [f for _, f in g.parts()]
+        est = np.array([[f.params[k] for k in names] for f in parts if f.converged])
+        out["converged"][kind] = int(est.shape[0])
+        out["sd"][kind] = dict(zip(names, est.std(axis=0, ddof=1).tolist()))
+    out["sd_ratio_random_over_fixed"] = {k: out["sd"]["random"][k] / out["sd"]["fixed"][k] for k in names}
+    out["sd_relative_se"] = 1.0 / math.sqrt(2.0 * (args.n - 1))
+    out["seconds"] = time.perf_counter() - t0
+    out["machine"] = {**machine(), "load_average_start": load_start, "load_average_end": os.getloadavg()}
+    if args.json:
+        _write(args, out)
+    return out
+
+
+def _git_commit() -> str:
+    """HEAD of the checkout the benchmark runs from, with ``-dirty`` when tracked files differ."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def _write(args, report):
@@ -155,20 +257,26 @@ def _write(args, report):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--method", choices=("nuts", "bootstrap"), default="nuts")
+    ap.add_argument("--method", choices=("nuts", "bootstrap", "design"), default="nuts")
     ap.add_argument("--n", type=int, default=100, help="number of simulated data sets")
     ap.add_argument("--level", type=float, default=None, help="interval level (nuts: 0.9, bootstrap: 0.95)")
     ap.add_argument("--resamples", type=int, default=400, help="bootstrap resamples per data set")
     ap.add_argument("--min-draws", type=int, default=None,
                     help="fewest converged resamples an interval is made from (default: the library's rule, 100 at 95%%)")
-    ap.add_argument("--schemes", default="iid,residual", help="bootstrap schemes, comma-separated")
+    ap.add_argument("--schemes", default="iid,residual",
+                    help="bootstrap schemes, comma-separated; residual:raw / residual:linearised pick the "
+                         "residual scheme's residuals (default modified)")
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="also record leverages and residuals within the Huber delta per data set")
+    ap.add_argument("--reference", default=None,
+                    help="a --method design JSON: also report bootstrap SE / its fixed-design sd (more data sets)")
     ap.add_argument("--n-steps", type=int, default=None, help="solver steps per resample (default: the fit's)")
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--json", default=None, help="also write the report here (updated after every data set)")
     args = ap.parse_args(argv)
     if args.level is None:
         args.level = 0.9 if args.method == "nuts" else 0.95
-    report = nuts(args) if args.method == "nuts" else bootstrap(args)
+    report = {"nuts": nuts, "bootstrap": bootstrap, "design": design}[args.method](args)
     print(json.dumps(report, indent=2))
 
 

@@ -336,7 +336,7 @@ def _bootstrap_dataset(boot):
     info = {"jaxscale_result": "bootstrap", "format_version": FORMAT_VERSION, "meta": {**metadata(boot.fit),
             "seed": boot.seed, "fit_seed": boot.fit.seed}, "scheme": boot.scheme, "seed": boot.seed,
             "level": boot.level, "min_draws": boot.min_draws, "starts_per_resample": boot.starts_per_resample,
-            "jackknife": boot.jackknife is not None}
+            "jackknife": boot.jackknife is not None, "residuals": boot.residuals}
     text = json.dumps(info, allow_nan=False)
     xds = xr.Dataset(data_vars, attrs={_GROUP: text})
     xds.attrs[_HASH] = _datasets_sha256({"": xds}, text)
@@ -357,7 +357,7 @@ def _bootstrap_from_dataset(xds, law):
                            objective=np.asarray(xds["objective"].values),
                            starts_per_resample=int(info["starts_per_resample"]), scheme=info["scheme"],
                            seed=int(info["seed"]), level=float(info["level"]), jackknife=jack,
-                           min_draws=info.get("min_draws"))
+                           min_draws=info.get("min_draws"), residuals=info.get("residuals"))
 
 
 def _posterior_group(post):

@@ -178,3 +178,99 @@ def test_grouped_bootstrap_is_one_batch_equal_to_each_group_alone(tmp_path):
     g.save(tmp_path / "g.json")
     back = js.load(tmp_path / "g.json")
     assert list(back.fits) == ["x", "y"] and back["y"].params == g["y"].params
+
+
+# ---------------------------------------------------------------------------------------------
+# Residual scheme: modified (deletion) residuals
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def linear_ls():
+    """A linear-in-parameters least-squares fit: y = E + A x^-1/2 (alpha fixed), squared loss in
+    linear space, 12 points; with its design matrix for NumPy references."""
+    x = np.logspace(0, 3, 12)
+    rng = np.random.default_rng(3)
+    y = 2.0 + 3.0 * x ** -0.5 + 0.05 * rng.standard_normal(12) * (1 + (x > 500))  # two noisier far points
+    f = js.fit("saturating_power_law", {"x": x, "loss": y}, loss="squared", fixed={"alpha": 0.5}, progress=False)
+    return f, np.column_stack([np.ones_like(x), x ** -0.5]), y
+
+
+def test_modified_residuals_are_davison_hinkley_for_linear_least_squares(linear_ls):
+    """For linear least squares the deletion residual is r_i / (1 - h_ii), so the scheme's residuals
+    must equal Davison & Hinkley's r_i / sqrt(1 - h_ii), recentred (Alg. 6.3), computed here in NumPy.
+    Both routes (leave-one-out refits; the linearised fallback) must agree to solver precision."""
+    from jaxscale._bootstrap import leave_one_out, leverages, modified_residuals
+
+    f, X, y = linear_ls
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r = y - X @ beta
+    h = np.einsum("ij,ji->i", X, np.linalg.pinv(X))
+    want = r / np.sqrt(1 - h)
+    want -= want.mean()
+    np.testing.assert_allclose(leverages(f), h, atol=1e-10)
+    assert leverages(f).sum() == pytest.approx(2.0)
+    loo = leave_one_out(f)
+    assert loo[1].all()
+    np.testing.assert_allclose(modified_residuals(f, loo), want, atol=1e-7)
+    np.testing.assert_allclose(modified_residuals(f), want, atol=1e-9)
+    # raw residuals are visibly smaller: the test can tell the two apart
+    assert np.std(r) < 0.95 * np.std(want)
+    # so the two routes give the same resamples (same seed, same indices)
+    kw = dict(seed=2, scheme="residual", progress=False, min_draws=20)
+    a, b = js.bootstrap(f, 40, **kw), js.bootstrap(f, 40, residuals="linearised", **kw)
+    assert (a.residuals, b.residuals) == ("modified", "linearised")
+    np.testing.assert_allclose(a.draws["A"], b.draws["A"], rtol=1e-6)
+    with pytest.raises(ValueError, match="residuals"):
+        js.bootstrap(f, 40, residuals="studentized", **kw)
+
+
+def test_residual_bootstrap_se_matches_analytic_linear_se(linear_ls):
+    """Resampling fixed residuals m in a linear model gives Var*(beta*) = mean(m^2) (X^T X)^-1 exactly;
+    2,000 resamples estimate each SE to about 1/sqrt(2 * 2000) = 1.6%, so 6% is ~4 Monte Carlo SEs.
+    Raw (unmodified) residuals would give SEs sqrt(sum (1-h)/n)-ish = 0.91 of these: a failure."""
+    f, X, y = linear_ls
+    h = np.einsum("ij,ji->i", X, np.linalg.pinv(X))
+    r = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    m = r / np.sqrt(1 - h)
+    m -= m.mean()
+    want = np.sqrt(np.mean(m ** 2) * np.diag(np.linalg.inv(X.T @ X)))
+    b = js.bootstrap(f, 2000, seed=5, scheme="residual", progress=False)
+    assert b.n_converged == 2000
+    se = dict(zip(b.law.param_names, b.se()))
+    assert se["E"] == pytest.approx(want[0], rel=0.06)
+    assert se["A"] == pytest.approx(want[1], rel=0.06)
+
+
+def test_huber_deletion_residual_matches_a_refit_without_the_point():
+    """Under a Huber fit the deletion residual of point i is y_i minus the prediction of the fit made
+    without i (here: refitted with weight 0 on i through js.fit), times sqrt(1 - h_ii); the pool is
+    centred at the objective's own location (sum psi(m) = 0)."""
+    from jaxscale._bootstrap import leave_one_out, leverages, modified_residuals
+
+    x = np.logspace(1, 5, 16)
+    rng = np.random.default_rng(0)
+    y = (1.5 + 20.0 * x ** -0.45) * np.exp(0.03 * rng.standard_normal(16))
+    f = js.fit("saturating_power_law", {"x": x, "loss": y}, progress=False)
+    m = modified_residuals(f, leave_one_out(f))
+    assert abs(np.sum(np.clip(m, -1e-3, 1e-3))) < 1e-9  # psi of Huber(1e-3)
+    h = leverages(f)
+    shift = []
+    for i in (0, 9):
+        w = np.where(np.arange(16) == i, 0.0, 1.0)
+        g = js.fit("saturating_power_law", {"x": x, "loss": y}, weights=w, progress=False)
+        d = (np.log(y[i]) - np.log(g.predict({"x": x[i:i + 1]})[0])) * np.sqrt(1 - h[i])
+        shift.append(d - m[i])
+    assert shift[0] == pytest.approx(shift[1], abs=1e-6)  # one centring shift for the whole pool
+    assert abs(shift[0]) < 0.01
+
+
+def test_objective_location():
+    from jaxscale._bootstrap import objective_location
+
+    e = np.array([-0.3, -0.01, 0.0, 0.002, 0.004, 0.5])
+    assert objective_location(js.squared_log(), e) == pytest.approx(e.mean())
+    c = objective_location(js.huber(1e-3), e)
+    assert abs(np.sum(np.clip(e - c, -1e-3, 1e-3))) < 1e-12
+    e2 = np.array([-0.3, -0.0004, 0.0001, 0.0003, 0.5])  # a unique root: the middle three are inside delta
+    c2 = objective_location(js.huber(1e-3), e2)
+    assert np.sum(np.clip(e2 - c2, -1e-3, 1e-3)) == pytest.approx(0.0, abs=1e-12)
+    assert 0.0 < c < 0.004  # near the median, not pulled by the outliers like the mean (0.032)
