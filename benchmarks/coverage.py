@@ -7,7 +7,7 @@ alpha and E.
 
 ``--method bootstrap``: simulates ``--n`` data sets from the synthetic Chinchilla design
 (:func:`jaxscale.synthetic_chinchilla`, seeds 1..n: 135 isoFLOP runs, 1% log-normal noise around
-Epoch AI's parameters), fits the Chinchilla law (summed Huber, delta 1e-3, the law's grid),
+Epoch AI's parameters), fits the Chinchilla law (summed Huber, delta 1e-3, the default plan),
 bootstraps each fit (``--resamples``, default 400) with every scheme in ``--schemes`` and
 reports, per scheme, how often the 95% percentile interval covers each true parameter and the
 true loss at the compute-optimal allocation for 10x and 100x the largest budget (3e22 and 3e23
@@ -15,13 +15,31 @@ FLOP), each with its binomial SE. It also reports the diagnostics behind the cov
 mean bootstrap SE of each parameter beside the actual spread (sd) of the point estimates over
 the simulated data sets. Bootstrap SE / sd > 1 means the intervals are too wide.
 
-Measured (benchmarks/results/coverage_bootstrap_cpu2.json, 100 data sets, 400 resamples): the iid
-(pairs) scheme over-covers E (100%), B (99%) and beta (99%) because it also resamples the fixed
-design; the residual scheme covers 92-95% for every parameter and 96% for the predictions.
+``residual:raw`` / ``residual:linearised`` in ``--schemes`` pick the residual scheme's residuals
+(default modified, see :func:`jaxscale._bootstrap.modified_residuals`); ``--diagnostics`` also
+records per data set the leverages and how many raw and modified residuals lie within the Huber
+delta; ``--reference FILE`` (a ``--method design`` report) adds each bootstrap SE over that
+report's fixed-design spread, measured on more data sets than the sd above.
+
+``--method design``: the spread of the point estimates over ``--n`` data sets with the isoFLOP
+design fixed (fresh noise each) against a random design (the 135 runs drawn with replacement,
+fresh noise for every row): what redrawing the design, as a pairs bootstrap does, adds.
+
+Measured at commit 928a85b (``benchmarks/results/coverage_bootstrap_cpu2.json``: seeds 1-400, 400
+resamples, load average ~5): the residual scheme (modified residuals) covered 94.0-94.8% for
+every parameter and both predictions (binomial SE 1.1-1.2 points), SEs 1.02-1.05 of the
+fixed-design spread over 1,000 data sets (``coverage_design_cpu2.json``); the iid (pairs) scheme
+covered 95.5-97.2%, SEs 1.09-1.18, of which redrawing the design accounts for 1.03-1.07.
+``coverage_residuals_cpu2.json`` (100 data sets): raw residuals give SEs 0.91-0.93 of that
+spread (15.5 of 135 raw residuals within delta where 10.8 are expected; modified: 10.8), the
+leverage-only ``r_i / sqrt(1 - h_ii)`` 0.93-0.95.
 
     python -m benchmarks.coverage --method nuts --n 100
-    python -m benchmarks.coverage --method bootstrap --n 100 --resamples 400 --schemes iid,residual \\
-        --json benchmarks/results/coverage_bootstrap_cpu2.json
+    python -m benchmarks.coverage --method design --n 1000 --json benchmarks/results/coverage_design_cpu2.json
+    python -m benchmarks.coverage --method bootstrap --n 400 --resamples 400 --schemes iid,residual \\
+        --reference benchmarks/results/coverage_design_cpu2.json --json benchmarks/results/coverage_bootstrap_cpu2.json
+    python -m benchmarks.coverage --method bootstrap --n 100 --resamples 400 --diagnostics \\
+        --schemes residual:raw,residual:linearised --json benchmarks/results/coverage_residuals_cpu2.json
 """
 
 from __future__ import annotations
