@@ -278,6 +278,11 @@ def _failures(out: FitResult, check_flat: bool = True) -> list:
     return failures
 
 
+#: Objectives within this relative distance of the best are equal to rounding: :func:`_best` then
+#: prefers a converged start (sums of a few hundred float64 terms agree to ~1e-14).
+TIE_RTOL = 1e-12
+
+
 def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dtype, seed=None,
           on_failure="warn", plan="grid", what: str = "", xtol: float = 1e-6, starts_spec: str = "grid",
           rounds: int = 0) -> FitResult:
@@ -286,6 +291,11 @@ def _best(law, objective, solver, n_steps, res: StartResults, data: Dataset, dty
         raise RuntimeError(f"every start of the {law.name} fit{what} gave a non-finite objective; "
                            "check the data and the starts")
     i = int(np.argmin(f))
+    # a converged start whose objective equals the best to rounding (TIE_RTOL) is the same minimum
+    # value, verified: prefer it to an unconverged one (on a flat plateau many starts tie)
+    tied = (f <= f[i] + TIE_RTOL * abs(f[i])) & np.asarray(res.converged, dtype=bool)
+    if tied.any() and not res.converged[i]:
+        i = int(np.flatnonzero(tied)[np.argmin(f[tied])])
     params = {k: float(v) for k, v in expand_params(law, law.constrain(res.u[i])).items()}
     out = FitResult(law, objective, solver, int(n_steps), params, res.u[i], float(f[i]), bool(res.converged[i]),
                     res, data, dtype, seed, plan, float(xtol), starts_spec, int(rounds))
