@@ -17,11 +17,14 @@ Curves:
 * simulated: 20 curves of each law's own form (M4 error-rate curves with eps_0 = 1, BNSL) with
   1% log-normal noise, 40 points log-spaced over 4 decades, fitted in one grouped batch per law:
   convergence on the full curves, and fitted on the first 30 points, the RMSE on the last 10.
+  Two sets of 20 (``--seeds``, default 0 and 1: the set the laws were tuned on and a fresh one).
+  Per curve also the parameters on a bound (a minimum on the boundary of the domain, such as
+  ``eps_inf = 0`` or a break sharpening to a corner, ``f1 -> 0``) and those not identified.
 
 Laws: ``saturating_power_law`` (M2 of the paper), ``m4`` (eps_0 fitted), ``m4[eps_0=...]``
 (:func:`jaxscale.laws.make_m4`: eps_0 fixed as the paper does, 1 for error rates) and ``bnsl``.
 
-    python -m benchmarks.curves [--out benchmarks/results/curves_cpu2.json] [--n-sim 20]
+    python -m benchmarks.curves [--out benchmarks/results/curves_cpu2.json] [--n-sim 20] [--seeds 0,1]
 """
 
 from __future__ import annotations
@@ -49,6 +52,19 @@ def shared_root() -> Path | None:
     return None
 
 
+def git_commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)benchmarks/results"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def rmse_se(pred, y):
     e = (np.log(pred) - np.log(y)) ** 2
     mu = float(np.mean(e))
@@ -61,6 +77,7 @@ def score(law, x_tr, y_tr, x_te, y_te) -> dict:
         warnings.simplefilter("always")
         fit = js.fit(law, {"x": x_tr, "y": y_tr}, inputs={"x": "x"}, target="y", progress=False)
     out = {"s": round(time.perf_counter() - t0, 2), "converged": bool(fit.converged),
+           "at_bound": list(fit.at_bound), "unidentified": list(fit.unidentified),
            "warnings": [" ".join(str(w.message).split())[:300] for w in rec],
            "params": {k: float(v) for k, v in fit.params.items()}}
     p_tr = js.predict(fit, {"x": x_tr})["prediction"].to_numpy()
@@ -132,6 +149,7 @@ def grouped(law, curves, n_fit: int) -> list[dict]:
         f = res.fits[g]
         pred = js.predict(f, {"x": x})["prediction"].to_numpy()
         row = {"converged": bool(f.converged), "finite_at_all_points": bool(np.all(np.isfinite(pred))),
+               "at_bound": list(f.at_bound), "unidentified": list(f.unidentified),
                "params": {k: float(v) for k, v in f.params.items()}}
         if n_fit < x.size and np.all(np.isfinite(pred[n_fit:])) and np.all(pred[n_fit:] > 0):
             row["rmse_log"], row["se"] = rmse_se(pred[n_fit:], y[n_fit:])
@@ -143,7 +161,9 @@ def summarise(rows: list[dict]) -> dict:
     conv = sum(r["converged"] for r in rows)
     finite = sum(r["finite_at_all_points"] for r in rows)
     rm = [r["rmse_log"] for r in rows if "rmse_log" in r]
-    out = {"converged": f"{conv}/{len(rows)}", "finite_predictions": f"{finite}/{len(rows)}"}
+    out = {"converged": f"{conv}/{len(rows)}", "finite_predictions": f"{finite}/{len(rows)}",
+           "converged_with_a_parameter_on_a_bound": sum(r["converged"] and bool(r["at_bound"]) for r in rows),
+           "converged_with_unidentified_parameters": sum(r["converged"] and bool(r["unidentified"]) for r in rows)}
     if rm:
         out.update({"rmse_log_median": float(np.median(rm)), "rmse_log_mean": float(np.mean(rm))})
     return out
@@ -153,8 +173,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "curves_cpu2.json"))
     ap.add_argument("--n-sim", type=int, default=20)
+    ap.add_argument("--seeds", default="0,1", help="seeds of the simulated sets of --n-sim curves (comma-separated)")
     args = ap.parse_args(argv)
-    result = {"machine": machine(), "protocol": __doc__.split("\n\n")[1:4], "real": {}, "simulated": {}}
+    seeds = [int(v) for v in args.seeds.split(",")]
+    result = {"machine": {**machine(), "load_average_at_start": os.getloadavg(), "git_commit": git_commit()},
+              "protocol": __doc__.split("\n\n")[1:4], "real": {}, "simulated": {}}
     root = shared_root()
     if root is not None:
         for name, (x_tr, y_tr, x_te, y_te, eps_0) in real_curves(root).items():
@@ -165,18 +188,20 @@ def main(argv=None):
                 rows[f"m4[eps_0={eps_0:g}]"] = score(laws.make_m4(eps_0), x_tr, y_tr, x_te, y_te)
             result["real"][name] = rows
             print(name, {k: (v["converged"], v["rmse_log"]) for k, v in rows.items()}, flush=True)
-    for kind in ("m4", "bnsl"):
-        curves = simulate(kind, args.n_sim)
-        names = ["saturating_power_law", kind] + (["m4[eps_0=1]"] if kind == "m4" else [])
-        entry = {"truth": [c[2] for c in curves]}
-        for name in names:
-            law = laws.make_m4(1.0) if name == "m4[eps_0=1]" else name
-            for n_fit, label in ((40, "full_curve"), (30, "first_30_extrapolate_10")):
-                rows, secs, warns = grouped(law, curves, n_fit)
-                entry.setdefault(name, {})[label] = {"summary": summarise(rows), "s": secs, "curves": rows,
-                                                     "n_warnings": len(warns)}
-                print(kind, name, label, entry[name][label]["summary"], f"{secs}s", flush=True)
-        result["simulated"][kind] = entry
+    for seed in seeds:
+        for kind in ("m4", "bnsl"):
+            curves = simulate(kind, args.n_sim, seed=seed)
+            names = ["saturating_power_law", kind] + (["m4[eps_0=1]"] if kind == "m4" else [])
+            entry = {"truth": [c[2] for c in curves]}
+            for name in names:
+                law = laws.make_m4(1.0) if name == "m4[eps_0=1]" else name
+                for n_fit, label in ((40, "full_curve"), (30, "first_30_extrapolate_10")):
+                    rows, secs, warns = grouped(law, curves, n_fit)
+                    entry.setdefault(name, {})[label] = {"summary": summarise(rows), "s": secs, "curves": rows,
+                                                         "n_warnings": len(warns)}
+                    print(f"seed {seed}", kind, name, label, entry[name][label]["summary"], f"{secs}s", flush=True)
+            result["simulated"].setdefault(f"seed {seed}", {})[kind] = entry
+    result["machine"]["load_average_at_end"] = os.getloadavg()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(f"written to {args.out}")

@@ -56,7 +56,7 @@ def test_bnsl_brute_starts_span_the_data():
     x = np.logspace(6, 9.5, 40)
     y = _curve(laws.bnsl, truth, x, 0.0)
     s = laws.bnsl.start_builder({"x": x}, y)
-    assert s.shape == (32, 6) and np.all(np.isfinite(s))
+    assert s.shape == (128, 6) and np.all(np.isfinite(s))
     best = dict(zip(laws.bnsl.param_names, s[0]))
     assert 1e6 / 3 < best["d1"] < 3e9 and abs(np.log(best["d1"] / 3e7)) < 1.5
     with precision(np.float64):
@@ -92,10 +92,14 @@ def test_curve_extrapolation_benchmark(shared_data):
     revisiting_nsl_vision (bird_5, MiX/B/16; the folder's only curve): m4, m4[eps_0=1] and bnsl
     converge with finite predictions, and M4 and BNSL extrapolate better than the saturating
     power law (RMSE of log error on the held-out rows, measured 0.0251 / 0.0266 / 0.0180 against
-    0.0326). Simulated curves (20 per law, 1% noise, one grouped fit each): every prediction
-    finite; convergence at least what was measured when this was written (m4 15/20, m4[eps_0=1]
-    18/20, bnsl 17/20 on the full curves; the misses are flat directions and sharp-break limits,
-    reported as not converged), so a regression shows."""
+    0.0326). Simulated curves (20 per law, 1% noise, one grouped fit each), on the set the laws
+    were developed on (seed 0) and a fresh one (seed 1): every full curve converges, with finite
+    predictions at every point (measured 20/20 for m4, m4[eps_0=1] and bnsl on both sets, also on
+    a third set, seed 2, for bnsl; before, at 5451dac: 19, 20 and 17 of 20 on seed 0, 17, 19 and 17
+    on seed 1. The misses were minima on the boundary, eps_inf -> 0, a -> 0, f1 -> 0, now certified
+    there (KKT) and reported with the parameter on its bound; one BNSL curve whose best 32
+    brute-force starts all ended on a flat near-corner plateau above a lower minimum, now 128
+    starts; and one whose best start tied a converged one to 12 digits, now the converged one)."""
     import sys
     from pathlib import Path
 
@@ -109,11 +113,12 @@ def test_curve_extrapolation_benchmark(shared_data):
     for name in ("m4", "m4_1", "bnsl"):
         assert rows[name]["converged"] and rows[name]["finite_at_training_points"], name
         assert rows[name]["rmse_log"] < rows["sat"]["rmse_log"], name
-    need = {"m4": 15, "m4[eps_0=1]": 18, "bnsl": 17}
-    for kind in ("m4", "bnsl"):
-        sims = curves.simulate(kind, 20)
-        for name in [kind] + (["m4[eps_0=1]"] if kind == "m4" else []):
-            law = laws.make_m4(1.0) if name == "m4[eps_0=1]" else name
-            out, _, _ = curves.grouped(law, sims, 40)
-            assert all(r["finite_at_all_points"] for r in out), name
-            assert sum(r["converged"] for r in out) >= need[name], name
+    for seed in (0, 1):
+        for kind in ("m4", "bnsl"):
+            sims = curves.simulate(kind, 20, seed=seed)
+            for name in [kind] + (["m4[eps_0=1]"] if kind == "m4" else []):
+                law = laws.make_m4(1.0) if name == "m4[eps_0=1]" else name
+                out, _, _ = curves.grouped(law, sims, 40)
+                assert all(r["finite_at_all_points"] for r in out), (seed, name)
+                assert sum(r["converged"] for r in out) == 20, (seed, name, [r["params"] for r in out
+                                                                             if not r["converged"]])
