@@ -37,6 +37,22 @@ def test_status_is_reported_for_every_start(epoch_fit):
     assert {"law", "params", "objective", "n_starts", "n_converged"} <= set(d)
 
 
+def test_best_prefers_a_converged_start_that_ties_to_rounding(epoch_fit):
+    """Two starts: the lower objective unconverged, the other converged and higher by 1e-13
+    (relative, below TIE_RTOL): the converged one is the fit; higher by 1e-9 it is not."""
+    from jaxscale._engine import StartResults
+    from jaxscale._fit import TIE_RTOL, _best
+
+    f0, u = epoch_fit.objective, epoch_fit.starts.u[:2]
+    for rel, picked in ((0.1 * TIE_RTOL, 1), (1e3 * TIE_RTOL, 0)):
+        res = StartResults(u, np.array([f0, f0 * (1 + rel)]), np.zeros(2), np.array([1.0, 0.0]),
+                           np.array([False, True]))
+        out = _best(epoch_fit.law, epoch_fit.loss, epoch_fit.solver, epoch_fit.n_steps, res, epoch_fit.data,
+                    epoch_fit.dtype, on_failure="ignore")
+        assert out.converged is (picked == 1) and np.array_equal(out.u, u[picked]), rel
+        assert out.objective == res.objective[picked]
+
+
 def _small_problem(rng):
     N = 10 ** rng.uniform(7, 10, 40)
     D = 10 ** rng.uniform(8, 11, 40)
