@@ -8,9 +8,12 @@ cached per (law, objective, solver, steps, xtol, batched) configuration.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
+import signal
+import threading
 from typing import Mapping
 
 import jax
@@ -73,13 +76,24 @@ def _compiled(law: Law, objective: Objective, solver: SolverSpec, n_steps: int, 
     return jax.jit(over_starts)
 
 
-def _chunks(total: int, work_per_item: int, chunk_size: int | None, budget: int = 2**23) -> int:
-    """Items per chunk: all at once while ``total * work_per_item`` fits the budget."""
+#: Most items (resamples, groups) in one default chunk. On this project's 2-core CPU a bootstrap
+#: chunk of 8,192 resamples of a 135-point Chinchilla fit stalled inside XLA's execution (idle CPU,
+#: no progress for minutes) where 4,096 ran in 11 s; the cause is not found yet, so default chunks
+#: stay at or below the size measured to work. ``chunk_size=`` overrides it.
+MAX_CHUNK_ITEMS = 4096
+
+
+def _chunks(total: int, work_per_item: int, chunk_size: int | None, budget: int = 2**23,
+            max_items: int | None = None) -> int:
+    """Items per chunk: all at once while ``total * work_per_item`` fits the budget (and, with
+    ``max_items``, at most that many)."""
     if chunk_size is not None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be a positive integer")
         return min(int(chunk_size), total)
     n_chunks = max(1, math.ceil(total * work_per_item / budget))
+    if max_items is not None:
+        n_chunks = max(n_chunks, math.ceil(total / max_items))
     return math.ceil(total / n_chunks)
 
 
@@ -126,7 +140,9 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     outputs. Returns a :class:`StartResults` (no ``reduce``) or the concatenated tuple.
 
     Ctrl-C between chunks raises :class:`~jaxscale.Interrupted` (a ``KeyboardInterrupt``) that says
-    how many of the items (``what``: starts, groups, resamples) were done.
+    how many of the items (``what``: starts, groups, resamples) were done; a Ctrl-C whose
+    ``KeyboardInterrupt`` Python swallowed (raised inside a garbage-collector callback) still stops
+    the loop at the next chunk (:func:`watch_ctrl_c`).
     """
     from ._status import Interrupted
 
@@ -146,7 +162,7 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     n_starts = (starts.shape[0] if shared else starts.shape[1]) if batched_data else 1
     n = int(n_points) if n_points is not None else int(np.shape(y)[-1])
     what = what or ("items" if batched_data else "starts")
-    size = _chunks(total, n * law.n_params * n_starts, chunk_size)
+    size = _chunks(total, n * law.n_params * n_starts, chunk_size, max_items=MAX_CHUNK_ITEMS if batched_data else None)
     n_dev = jax.device_count()
     if batched_data and n_dev > 1:
         size = math.ceil(size / n_dev) * n_dev  # every device gets the same share of a chunk
@@ -170,7 +186,7 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     shard = batch_sharding(size) if batched_data else None
     done, pending = 0, None
     try:
-        with precision(dtype):
+        with precision(dtype), watch_ctrl_c() as ctrl_c:
             if not batched_data:
                 xs = {k: np.asarray(v, dtype=dtype) for k, v in x.items()}
                 ys, ws = np.asarray(y, dtype=dtype), np.asarray(w, dtype=dtype)
@@ -198,6 +214,8 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
                 done = hi
                 if bar is not None:
                     bar.update(hi - lo)
+                if ctrl_c.hit and hi < total:  # a Ctrl-C whose KeyboardInterrupt was swallowed
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
         if pending is not None:  # let the chunk in flight finish: exiting under it can crash XLA
             try:
@@ -211,10 +229,47 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     parts = tuple(np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0])))
     return StartResults(*parts) if keep_all else parts
 
+class _CtrlC:
+    """Remembers a Ctrl-C for the chunk loops of :func:`solve_batch`.
+
+    Python turns SIGINT into a ``KeyboardInterrupt`` raised in whatever Python code runs at that
+    moment; when that is a garbage-collector callback (JAX registers one), Python ignores the
+    exception and the loop would run on. While :func:`watch_ctrl_c` is active, the handler also
+    sets ``hit``, and the loop stops at the next chunk boundary whatever happened to the exception.
+    """
+
+    hit = False
+    depth = 0
+
+
+@contextlib.contextmanager
+def watch_ctrl_c():
+    """Install the remembering SIGINT handler (main thread, default handler only; nestable)."""
+    install = (_CtrlC.depth == 0 and threading.current_thread() is threading.main_thread()
+               and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if install:
+
+        def handler(signum, frame):
+            _CtrlC.hit = True
+            raise KeyboardInterrupt
+
+        _CtrlC.hit = False
+        previous = signal.signal(signal.SIGINT, handler)
+    _CtrlC.depth += 1
+    try:
+        yield _CtrlC
+    finally:
+        _CtrlC.depth -= 1
+        if install:
+            signal.signal(signal.SIGINT, previous)
+            _CtrlC.hit = False
+
+
 def chunk_rows(law: Law, total: int, n_starts: int, n_points: int, chunk_size: int | None, batched_data: bool) -> int:
     """Items per chunk that :func:`solve_batch` uses for ``total`` items of ``n_starts`` starts on
     ``n_points`` points (one compiled shape per chunk size)."""
-    size = _chunks(total, n_points * law.n_params * (n_starts if batched_data else 1), chunk_size)
+    size = _chunks(total, n_points * law.n_params * (n_starts if batched_data else 1), chunk_size,
+                   max_items=MAX_CHUNK_ITEMS if batched_data else None)
     n_dev = jax.device_count()
     if batched_data and n_dev > 1:
         size = math.ceil(size / n_dev) * n_dev

@@ -218,6 +218,34 @@ def test_interrupt_between_chunks_says_how_far(small_fit):
     assert isinstance(err.value, KeyboardInterrupt) and (err.value.done, err.value.total) == (4, 10)
 
 
+def test_swallowed_ctrl_c_still_stops_at_the_next_chunk(small_fit):
+    """A real SIGINT whose KeyboardInterrupt is swallowed (as Python does inside a garbage-collector
+    callback) still stops the loop after the chunk in which it arrived."""
+    import os
+    import signal
+    import time
+
+    law, ds = small_fit.law, small_fit.data
+    y = small_fit.loss.target(ds.y)
+
+    def data_fn(lo, hi):
+        if lo == 4:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)  # the handler runs here and raises
+            except KeyboardInterrupt:
+                pass  # swallowed
+        k = hi - lo
+        return {n: np.broadcast_to(v, (k,) + v.shape) for n, v in ds.inputs.items()}, np.broadcast_to(y, (k, ds.n)), \
+            np.ones((k, ds.n))
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(js.Interrupted, match="interrupted after 8 of 12 resamples"):
+        solve_batch(law, small_fit.loss, small_fit.solver, small_fit.u[None], None, None, None, n_steps=2, xtol=1e-6,
+                    chunk_size=4, n_batch=12, data_fn=data_fn, n_points=ds.n, what="resamples")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
 def test_cli_interrupt_is_one_line_exit_130(csv, capsys, monkeypatch):
     def interrupted(*a, **k):
         raise js.Interrupted(1200, 4000, "resamples")
