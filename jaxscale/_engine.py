@@ -162,10 +162,7 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
     n_starts = (starts.shape[0] if shared else starts.shape[1]) if batched_data else 1
     n = int(n_points) if n_points is not None else int(np.shape(y)[-1])
     what = what or ("items" if batched_data else "starts")
-    size = _chunks(total, n * law.n_params * n_starts, chunk_size, max_items=MAX_CHUNK_ITEMS if batched_data else None)
-    n_dev = jax.device_count()
-    if batched_data and n_dev > 1:
-        size = math.ceil(size / n_dev) * n_dev  # every device gets the same share of a chunk
+    size = chunk_rows(law, total, n_starts, n, chunk_size, batched_data)
     n_chunks = math.ceil(total / size)
 
     def pad(a, k):
@@ -228,6 +225,7 @@ def solve_batch(law: Law, objective: Objective, solver: SolverSpec, starts, x: M
             bar.close()
     parts = tuple(np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0])))
     return StartResults(*parts) if keep_all else parts
+
 
 class _CtrlC:
     """Remembers a Ctrl-C for the chunk loops of :func:`solve_batch`.
