@@ -71,12 +71,10 @@ class Problem(NamedTuple):
         return self.objective.value(self.y, self.model(u), self.weights)
 
 
-# Largest size solved by the unrolled Cholesky; larger systems use ``jnp.linalg.cholesky`` and
-# ``cho_solve``. Set by measurement (benchmarks/bench_varpro.py -> results/varpro_cpu2.json, 64-start
-# fits on 2 shared CPU cores, load 10-16): compile time unrolled vs cho_solve 7.8 vs 5.2 s (3
-# parameters), 9.6 vs 10.1 (4), 10.6 vs 6.6 (5), 13.5 vs 11.1 (6), 27.0 vs 21.5 (7), 29.0 vs 16.6 (8),
-# 30.5 vs 14.2 (9); same objectives; warm times mixed within the load noise (the 4,500-start
-# Chinchilla grid: equal). At 3 the unrolled solve was the faster warm, so it stays there.
+# Largest size solved by the fully unrolled Cholesky; larger systems use a column loop
+# (:func:`_cholesky_solve_loop`). Set by measurement (benchmarks/bench_varpro.py ->
+# results/varpro_cpu2.json): at 3 parameters the unrolled solve compiled and ran fastest; above it
+# the unrolled program grows as ``P^3`` and its compile time with it.
 UNROLL_MAX = 3
 
 
@@ -85,14 +83,19 @@ def spd_solve(a, b, *, unroll: bool | None = None):
 
     Returns NaN (not an error) when ``a`` is not positive definite, so callers can reject the
     step branch-free. Systems of up to ``UNROLL_MAX`` unknowns (or any size with
-    ``unroll=True``) use an unrolled factorisation, which vectorises well under ``vmap`` for
-    millions of tiny systems; larger ones ``jax.scipy.linalg.cho_solve``, whose program does not
-    grow as ``P^3`` and compiles faster.
+    ``unroll=True``) use a fully unrolled factorisation, which vectorises well under ``vmap`` for
+    millions of tiny systems; larger ones a loop over columns (``O(P)`` program size).
+
+    Neither path calls LAPACK. jaxlib's CPU LAPACK kernels (``potrf``, ``getrf``, ...) split a
+    batch over XLA's intra-op thread pool and block until the pieces finish; when two such kernels
+    run concurrently in one program and together occupy every pool thread (two on a 2-core
+    machine), each waits for work that no free thread can run, and the program deadlocks with idle
+    CPU (seen with jaxlib 0.10.2: a batched bootstrap chunk that never returned).
+    ``tests/test_solvers.py`` checks that the solver programs contain no custom calls.
     """
     p = a.shape[-1]
     if not (p <= UNROLL_MAX if unroll is None else unroll):
-        c = jnp.linalg.cholesky(a)
-        return jax.scipy.linalg.cho_solve((c, True), b)
+        return _cholesky_solve_loop(a, b)
     L = [[None] * p for _ in range(p)]
     for j in range(p):
         s = a[j, j] - sum(L[j][k] ** 2 for k in range(j))
@@ -106,6 +109,34 @@ def spd_solve(a, b, *, unroll: bool | None = None):
     for i in reversed(range(p)):
         x[i] = (z[i] - sum(L[k][i] * x[k] for k in range(i + 1, p))) / L[i][i]
     return jnp.stack(x)
+
+
+def _cholesky_solve_loop(a, b):
+    """Cholesky solve of ``a x = b`` (``a``: ``(P, P)``, ``b``: ``(P,)``) as three ``fori_loop``
+    passes over columns/rows, each step a masked ``O(P^2)`` vector update; NaN when ``a`` is not
+    positive definite (a non-positive pivot becomes NaN and propagates to every later entry)."""
+    p = a.shape[-1]
+    idx = jnp.arange(p)
+
+    def column(j, L):  # columns < j of L are final, the rest zero
+        lj = L[j]
+        s = a[j, j] - jnp.dot(lj, lj)
+        d = jnp.sqrt(jnp.where(s > 0, s, jnp.nan))
+        col = (a[:, j] - L @ lj) / d
+        return L.at[:, j].set(jnp.where(idx > j, col, jnp.where(idx == j, d, 0.0)))
+
+    L = jax.lax.fori_loop(0, p, column, jnp.zeros_like(a))
+    diag = jnp.diagonal(L)
+
+    def forward(i, z):  # z[k] final for k < i, zero otherwise
+        return z.at[i].set((b[i] - jnp.dot(L[i], z)) / diag[i])
+
+    def backward(k, x):  # i = p-1-k; x[m] final for m > i, zero otherwise
+        i = p - 1 - k
+        return x.at[i].set((z[i] - jnp.dot(L[:, i], x)) / diag[i])
+
+    z = jax.lax.fori_loop(0, p, forward, jnp.zeros_like(b))
+    return jax.lax.fori_loop(0, p, backward, jnp.zeros_like(b))
 
 
 class DampedState(NamedTuple):

@@ -258,9 +258,13 @@ def test_cli_interrupt_is_one_line_exit_130(csv, capsys, monkeypatch):
 
 @pytest.mark.slow
 def test_sigint_during_bootstrap_exits_130_without_traceback(csv):
-    p = subprocess.Popen([sys.executable, "-m", "jaxscale", "fit", str(csv), "--starts", "halton:8", "--bootstrap",
-                          "3000000", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # The child restores Python's Ctrl-C handler itself (a test runner's worker may ignore SIGINT,
+    # and children inherit that); a preexec_fn would run Python between fork and exec in this
+    # multithreaded (JAX) process, which can deadlock.
+    argv = ["jaxscale", "fit", str(csv), "--starts", "halton:8", "--bootstrap", "3000000", "--no-progress"]
+    code = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            f"sys.argv = {argv!r}; runpy.run_module('jaxscale', run_name='__main__')")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import time
 
     time.sleep(25)

@@ -202,7 +202,7 @@ def test_default_plan_reaches_grid_optimum_on_real_data(shared_data, name, law, 
 
 @pytest.mark.parametrize("p", [2, 3, 5, 9])
 def test_spd_solve_unrolled_and_cholesky_agree(p):
-    """Both paths of spd_solve (unrolled up to UNROLL_MAX, cho_solve above) solve SPD systems and
+    """Both paths of spd_solve (unrolled up to UNROLL_MAX, column loop above) solve SPD systems and
     return NaN for indefinite ones (callers reject such steps branch-free)."""
     from jaxscale._solvers import spd_solve
 
