@@ -370,7 +370,9 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
       with ``pull_i`` the sum of the points' separate pulls, as in the stationarity test. The
       chain rule ``d theta / d u > 0`` keeps the sign, and the ratio to the pull is the same in
       either coordinates; it is taken with the coordinate pulled back to ``KKT_DEPTH`` beyond its
-      threshold so that ``d theta / d u`` has not underflowed;
+      threshold so that ``d theta / d u`` has not underflowed, and that pull must be a normal
+      float (above ``tiny / eps``): an active parameter whose term underflowed entirely has no
+      measurable derivative and is not certified;
     * the free parameters pass the interior test (Newton step below ``xtol`` or scale-aware
       stationarity) on the free block, the active rows and columns masked out.
 
@@ -387,9 +389,8 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
         hm = jnp.where(both, h, eye)
         gm = jnp.where(mask, g, 0.0)
         step = spd_solve(hm, gm)
-        rel = jnp.max(jnp.where(mask, jnp.abs(step) / (1.0 + jnp.abs(u)), 0.0))
-        rel = jnp.where(jnp.isfinite(rel), rel, jnp.inf)
-        g_rel = jnp.max(jnp.where(mask, jnp.abs(g) / (pull + tiny), 0.0))
+        rel = _masked_max(jnp.abs(step) / (1.0 + jnp.abs(u)), mask)
+        g_rel = _masked_max(jnp.abs(g) / (pull + tiny), mask)
         diag = jnp.where(mask, jnp.abs(jnp.diagonal(h)), 0.0)
         psd = jnp.all(jnp.isfinite(spd_solve(hm + (1e-10 * jnp.max(diag) + tiny) * eye, gm)))
         stationary = jnp.isfinite(g_rel) & (g_rel <= GTOL) & psd
@@ -404,7 +405,7 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
     everything = jnp.ones((p,), dtype=bool)
     if lower is None and upper is None:
         rel, stationary = interior(h, g, pulls(u), everything)
-        return Diagnostics(f, jnp.max(jnp.abs(g)), rel, jnp.isfinite(f) & ((rel <= xtol) | stationary))
+        return Diagnostics(f, _grad_norm(g), rel, jnp.isfinite(f) & ((rel <= xtol) | stationary))
     lower = jnp.full((p,), -jnp.inf, u.dtype) if lower is None else jnp.asarray(lower, u.dtype)
     upper = jnp.full((p,), jnp.inf, u.dtype) if upper is None else jnp.asarray(upper, u.dtype)
     on_lower, on_upper = u < lower, u > upper
@@ -414,13 +415,39 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
     u_k = jnp.where(on_lower, jnp.maximum(u, lower - KKT_DEPTH), jnp.where(on_upper, jnp.minimum(u, upper + KKT_DEPTH), u))
     pull = pulls(u)
     rel, stationary = interior(h, g, pull, everything)
-    interior_ok = (rel <= xtol) | stationary
-    ratio = jax.grad(problem.value)(u_k) / (pulls(u_k) + tiny)
-    pushes = jnp.where(on_lower, ratio >= -GTOL, True) & jnp.where(on_upper, ratio <= GTOL, True)
+    # With a coordinate on a bound the objective is flat along it, so "stationary" there says
+    # nothing (a term that underflowed entirely, A / N^alpha with alpha = 300, has zero gradient
+    # and zero pull): such a start is certified by the KKT test below or not at all.
+    interior_ok = (rel <= xtol) | (stationary & ~jnp.any(active))
+    pull_k = pulls(u_k)
+    ratio = jax.grad(problem.value)(u_k) / (pull_k + tiny)
+    # An active parameter whose pull is zero or subnormal there has no measurable derivative (its
+    # term underflowed, e.g. A / N^alpha with alpha = 300): nothing certifies it. Subnormals are
+    # also flushed to zero on some threads of XLA's CPU pool and not on others, which made such
+    # starts' status depend on the batch size.
+    measurable = pull_k > tiny / jnp.finfo(h.dtype).eps
+    pushes = (jnp.where(on_lower, ratio >= -GTOL, True) & jnp.where(on_upper, ratio <= GTOL, True)
+              & jnp.where(active, measurable, True))
     kkt = jnp.any(active) & jnp.all(pushes & jnp.isfinite(ratio))
     rel_free, stationary_free = interior(h, g, pull, ~active)
     at_bound_ok = kkt & ((rel_free <= xtol) | stationary_free)
     # the reported Newton step: the free block's for a start certified on a bound
     rel = jnp.where(at_bound_ok & ~interior_ok, rel_free, rel)
     converged = jnp.isfinite(f) & (interior_ok | at_bound_ok)
-    return Diagnostics(f, jnp.max(jnp.abs(g)), rel, converged)
+    return Diagnostics(f, _grad_norm(g), rel, converged)
+
+
+def _masked_max(x, mask):
+    """Largest ``x`` over ``mask`` (0 for an empty mask), ``inf`` when any of them is not finite.
+
+    The finiteness test is explicit: XLA's CPU max reduction drops NaN for large batches (a vmapped
+    ``max`` over 4,500 rows of 5 returned 1.0 for ``[1, 1, nan, 1, 1]``; over 256 rows, NaN), so a
+    NaN Newton step read as 0 and certified a broken start, depending on the batch size.
+    """
+    finite = jnp.all(jnp.where(mask, jnp.isfinite(x), True))
+    return jnp.where(finite, jnp.max(jnp.where(mask, x, 0.0)), jnp.inf)
+
+
+def _grad_norm(g):
+    """Max-abs gradient; NaN when any component is not finite (see :func:`_masked_max`)."""
+    return jnp.where(jnp.all(jnp.isfinite(g)), jnp.max(jnp.abs(g)), jnp.nan)
