@@ -217,3 +217,18 @@ def test_grouped_fit_equals_separate_fits():
         assert grouped[key].objective == pytest.approx(alone.objective, rel=1e-10)
         assert grouped[key].data.n == len(df)
     assert set(grouped.to_dict()["groups"]) == {"a", "b"}
+
+
+def test_starts_are_chunked_to_the_cpu_cache(monkeypatch):
+    """On CPU, starts on one data set run in cache-sized chunks (CPU_WORK_PER_CORE per core);
+    resamples and groups (batched data) keep one chunk up to MAX_CHUNK_ITEMS; chunk_size= wins."""
+    from jaxscale import _engine
+
+    monkeypatch.setattr(_engine, "_cpu_cores", lambda: 2)
+    law = js.chinchilla
+    assert jax.default_backend() == "cpu"
+    size = _engine.chunk_rows(law, 4500, 1, 240, None, batched_data=False)
+    assert size * 240 * 5 <= 2 * _engine.CPU_WORK_PER_CORE and size == 215  # 21 equal chunks
+    assert _engine.chunk_rows(law, 4000, 1, 240, None, batched_data=True) == 4000
+    assert _engine.chunk_rows(law, 4500, 1, 240, 4500, batched_data=False) == 4500
+    assert _engine.chunk_rows(law, 100, 1, 40, None, batched_data=False) == 100  # small fits: one chunk
