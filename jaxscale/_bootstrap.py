@@ -64,7 +64,8 @@ from ._varpro import VarPro, resolve_plan, varpro_starts
 from ._validate import check_count, check_seed, seed_int
 
 __all__ = ["bootstrap", "BootstrapResult", "BootstrapWarning", "basin_starts", "resample_weights", "ResampleStream",
-           "leverages", "leave_one_out", "modified_residuals", "objective_location", "LOO_MAX_POINTS"]
+           "leverages", "leave_one_out", "modified_residuals", "objective_location", "precision_scale",
+           "LOO_MAX_POINTS"]
 
 
 
@@ -205,11 +206,12 @@ def objective_location(objective, e: np.ndarray, weights: np.ndarray | None = No
 def modified_residuals(fit: FitResult, loo: tuple[dict, np.ndarray] | None = None) -> np.ndarray:
     r"""The residuals that the ``"residual"`` scheme resamples, in the objective's space, shape ``(n,)``.
 
-    .. math:: m_i = (y_i - \hat f_{(-i)}(x_i))\,\sqrt{1 - h_{ii}} - c
+    .. math:: m_i = (y_i - \hat f_{(-i)}(x_i))\,\sqrt{1 - h_{ii}}\,s_i - c
 
     with :math:`\hat f_{(-i)}` the fit without point ``i`` (``loo``, from :func:`leave_one_out`;
     without it, or where that refit did not converge, the linearised deletion residual
-    :math:`r_i / (1 - h_{ii})`), :math:`h_{ii}` the :func:`leverages` and ``c`` the
+    :math:`r_i / (1 - h_{ii})`), :math:`h_{ii}` the :func:`leverages`, :math:`s_i` the
+    :func:`precision_scale` of the fit's weights (1 without weights) and ``c`` the
     objective's own location of the :math:`m_i` (:func:`objective_location`), so that
     resampled errors have location 0 under the fit's objective. For linear least squares
     :math:`y_i - \hat f_{(-i)}(x_i) = r_i / (1 - h_{ii})`, so ``m_i`` are exactly Davison and
@@ -247,8 +249,21 @@ def modified_residuals(fit: FitResult, loo: tuple[dict, np.ndarray] | None = Non
                                  {k: jnp.asarray(v) for k, v in ds.inputs.items()}), dtype=float)
         ok = np.asarray(conv, dtype=bool) & np.isfinite(out)
         deleted = np.where(ok, y - np.where(ok, out, 0.0), deleted)
-    m = deleted * np.sqrt(1.0 - h)
+    m = deleted * np.sqrt(1.0 - h) * precision_scale(ds.weights)
     return m - objective_location(fit.loss, m[ds.weights > 0])
+
+
+def precision_scale(weights) -> np.ndarray:
+    """``sqrt(w_i / mean(w))`` over the points with positive weight (1 elsewhere, and exactly 1
+    everywhere when those weights are all equal): the factor that makes residuals of points with
+    different weights exchangeable when the weights are precisions (``w_i`` proportional to
+    ``1 / sigma_i^2``). The ``"residual"`` scheme resamples ``r_i * s_i`` and puts a draw on point
+    ``j`` as ``draw / s_j``, so a noisy point's residual is not planted on a precise one."""
+    w = np.asarray(weights, dtype=float)
+    pos = w > 0
+    if not pos.any() or np.all(w[pos] == w[pos][0]):
+        return np.ones_like(w)
+    return np.where(pos, np.sqrt(np.where(pos, w, 1.0) / np.mean(w[pos])), 1.0)
 
 
 def _normal_cdf(x):
@@ -445,7 +460,9 @@ def bootstrap(fit, n_resamples: int = 4000, *, scheme: str = "iid", cluster: np.
         :func:`modified_residuals`; above :data:`LOO_MAX_POINTS` points the linearised ones),
         ``"linearised"`` (``r_i / sqrt(1 - h_ii)``, recentred: Davison and Hinkley's modified
         residuals, no refits) or ``"raw"`` (the fit's residuals as they are; too narrow for Huber
-        fits, kept for comparison).
+        fits, kept for comparison). With ``weights``, the scheme treats them as precisions
+        (``w_i`` proportional to ``1 / sigma_i^2``) and resamples standardised residuals (see
+        :func:`precision_scale`); the ``"iid"`` scheme assumes nothing about them.
       plan: ``None`` (default: the plan of ``fit``), ``"varpro"`` / a :class:`~jaxscale.VarPro`
         (variable projection per resample, ``VarPro.n_best_resample`` starts each) or ``"grid"``
         (the full-data fit's basins as starts, see the module docstring).
@@ -526,7 +543,7 @@ class _Problem:
             starts = np.concatenate([starts, self.extra])
         self.y = obj.target(ds.y)
         self.clusters = _cluster_labels(fit, cluster) if scheme == "cluster" else None
-        self.fitted = self.residuals = self.loo = self.kind = None
+        self.fitted = self.residuals = self.loo = self.kind = self.scale = None
         if scheme == "residual":
             with precision(fit.dtype):
                 self.fitted = np.asarray(model_output(law, obj, fit.params, fit.data.inputs))
@@ -534,7 +551,8 @@ class _Problem:
             if self.kind == "modified":  # deletion residuals from n leave-one-out refits, one batch
                 self.loo = leave_one_out(fit, n_steps, chunk_size, progress, max_rounds)
             # the pool: residuals of the points with positive weight (a zero weight masks a point out)
-            pool = self.y - self.fitted if self.kind == "raw" else modified_residuals(fit, self.loo)
+            self.scale = precision_scale(ds.weights)  # residuals are resampled standardised
+            pool = ((self.y - self.fitted) * self.scale if self.kind == "raw" else modified_residuals(fit, self.loo))
             self.residuals = pool[ds.weights > 0]
         self.scheme = scheme
         self.stream = ResampleStream(ds.n, seed, scheme, self.clusters,
@@ -553,7 +571,8 @@ class _Problem:
         draw = self.stream.next(k)
         xs = {name: np.broadcast_to(v, (k,) + v.shape) for name, v in ds.inputs.items()}
         if self.scheme == "residual":
-            cy, cw = self.fitted[None, :] + self.residuals[draw], np.broadcast_to(ds.weights, (k, ds.n))
+            cy = self.fitted[None, :] + self.residuals[draw] / self.scale[None, :]
+            cw = np.broadcast_to(ds.weights, (k, ds.n))
         else:
             cy, cw = np.broadcast_to(self.y, (k, ds.n)), draw * ds.weights[None, :]
         if not isinstance(self.plan, VarPro):

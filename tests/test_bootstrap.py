@@ -274,3 +274,24 @@ def test_objective_location():
     c2 = objective_location(js.huber(1e-3), e2)
     assert np.sum(np.clip(e2 - c2, -1e-3, 1e-3)) == pytest.approx(0.0, abs=1e-12)
     assert 0.0 < c < 0.004  # near the median, not pulled by the outliers like the mean (0.032)
+
+
+def test_residual_scheme_treats_weights_as_precisions():
+    """With weights 1/sigma^2 the residual scheme resamples standardised residuals: the errors it
+    plants on the precise points have their scatter (0.005), not the pooled one (~0.029), and on
+    the noisy points theirs (0.04). Equal weights leave the residuals exactly as they were."""
+    from jaxscale._bootstrap import _Problem, precision_scale
+
+    rng = np.random.default_rng(3)
+    x = np.logspace(0, 3, 80)
+    sigma = np.where(np.arange(80) % 2 == 0, 0.005, 0.04)
+    y = (1.5 + 4.0 * x ** -0.4) * np.exp(sigma * rng.standard_normal(80))
+    f = js.fit("saturating_power_law", {"x": x, "loss": y}, weights=1 / sigma ** 2, loss="squared_log",
+               progress=False)
+    prob = _Problem(f, 400, "residual", None, 0, 4, None, None, residuals="raw")
+    cy = prob.data_fn(0, 400)[1]
+    e = np.asarray(cy) - prob.fitted[None, :]
+    sd_precise, sd_noisy = np.std(e[:, ::2]), np.std(e[:, 1::2])
+    assert 0.0035 < sd_precise < 0.0065 and 0.03 < sd_noisy < 0.05, (sd_precise, sd_noisy)
+    assert np.all(precision_scale(np.full(7, 0.1)) == 1.0)
+    assert np.allclose(precision_scale([1.0, 4.0, 0.0]), [np.sqrt(0.4), np.sqrt(1.6), 1.0])
