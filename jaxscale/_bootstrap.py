@@ -163,11 +163,15 @@ def leverages(fit: FitResult) -> np.ndarray:
 
 
 def leave_one_out(fit: FitResult, n_steps: int | None = None, chunk_size: int | None = None,
-                  progress: bool = False, max_rounds: int = 8) -> tuple[dict, np.ndarray]:
+                  progress: bool = False, max_rounds: int = 8, keep: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """The fit refitted without each point in turn (weight 0), all ``n`` in one batch from the fit's
-    optimum: ``({name: array (n,)}, converged (n,))``. Also the jackknife of BCa intervals."""
+    optimum: ``({name: array (n,)}, converged (n,))``. Also the jackknife of BCa intervals.
+
+    ``keep`` ``(m, n)``: one refit per row, keeping the points where it is 1 (default: the identity's
+    complement, each point left out once; a leave-one-cluster-out jackknife passes one row per cluster).
+    """
     ds = fit.data
-    jw = (1.0 - np.eye(ds.n)) * ds.weights[None, :]
+    jw = (1.0 - np.eye(ds.n) if keep is None else np.asarray(keep, dtype=float)) * ds.weights[None, :]
     y = fit.loss.target(ds.y)
 
     def data_fn(lo, hi):
@@ -175,7 +179,7 @@ def leave_one_out(fit: FitResult, n_steps: int | None = None, chunk_size: int | 
         return ({name: np.broadcast_to(v, (k,) + v.shape) for name, v in ds.inputs.items()},
                 np.broadcast_to(y, (k, ds.n)), jw[lo:hi])
 
-    draws, conv, _, _ = _solve_resamples(fit, fit.u[None], data_fn, ds.n, ds.n, n_steps, chunk_size, progress,
+    draws, conv, _, _ = _solve_resamples(fit, fit.u[None], data_fn, jw.shape[0], ds.n, n_steps, chunk_size, progress,
                                          max_rounds)
     return draws, conv
 
@@ -590,26 +594,15 @@ def _finish(fit, prob, draws, conv, objective, rounds, n_resamples, scheme, seed
     """The jackknife (``bca``), the failure report and the :class:`BootstrapResult` of one fit."""
     ds, law = fit.data, fit.law
     jack = None
-    if bca and prob.loo is not None:  # the residual scheme's leave-one-out fits are the jackknife
-        jack, jconv = prob.loo
+    if bca:
+        if prob.loo is not None:  # the residual scheme's leave-one-out fits are the jackknife
+            jack, jconv = prob.loo
+        else:  # leave one point out (iid) or one cluster out (cluster)
+            keep = (None if scheme != "cluster" else
+                    np.stack([prob.clusters != lab for lab in np.unique(prob.clusters)]))
+            jack, jconv = leave_one_out(fit, n_steps, chunk_size, progress, max_rounds, keep=keep)
         if not jconv.all():
-            fail(f"{int((~jconv).sum())} of {ds.n} jackknife fits of {law.name}{where} did not converge; "
-                 "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=3)
-    elif bca:
-        clusters, base_w = prob.clusters, ds.weights
-        if scheme == "cluster":
-            labels = np.unique(clusters)
-            jw = np.stack([np.where(clusters == lab, 0.0, 1.0) for lab in labels]) * base_w[None, :]
-        else:
-            jw = (1.0 - np.eye(ds.n)) * base_w[None, :]
-        m = jw.shape[0]
-        jxs = {k: np.broadcast_to(v, (m,) + v.shape) for k, v in ds.inputs.items()}
-        jys = np.broadcast_to(prob.y, (m, ds.n))
-        jack, jconv, _, _ = _solve_resamples(fit, fit.u[None], lambda lo, hi: ({k: v[lo:hi] for k, v in jxs.items()},
-                                          jys[lo:hi], jw[lo:hi]), m, ds.n, n_steps, chunk_size, progress,
-                                             max_rounds)
-        if not jconv.all():
-            fail(f"{int((~jconv).sum())} of {m} jackknife fits of {law.name}{where} did not converge; "
+            fail(f"{int((~jconv).sum())} of {jconv.size} jackknife fits of {law.name}{where} did not converge; "
                  "BCa intervals may be off", BootstrapWarning, on_failure, stacklevel=3)
     if prob.loo is not None and not prob.loo[1].all():
         fail(f"{int((~prob.loo[1]).sum())} of {ds.n} leave-one-out fits of {law.name}{where} did not converge; "

@@ -271,7 +271,8 @@ def watch_ctrl_c():
 #: solver sweeps the whole chunk once per step, so a chunk whose Jacobians fit the cores' caches
 #: runs faster: the 4,500-start Epoch grid (240 points, 5 parameters) on this project's 2-core CPU
 #: (1 MiB L2 per core) took 1.73 s in one chunk, 1.43 s in chunks of 1,125, 1.12-1.31 s in chunks of
-#: 192-256, 1.62 s of 128 (medians of 3, /tmp profiling at b88ab5a). Accelerators keep big chunks.
+#: 192-256, 1.62 s of 128 (medians of 3 at b88ab5a; benchmarks/results/fit_cpu2_v4.json has the
+#: default's 1.02 s). Accelerators keep big chunks (``_chunks``' default budget).
 CPU_WORK_PER_CORE = 2**17
 
 
@@ -287,11 +288,12 @@ def chunk_rows(law: Law, total: int, n_starts: int, n_points: int, chunk_size: i
     ``n_points`` points (one compiled shape per chunk size). Starts on one data set are chunked to
     fit the CPU's caches (:data:`CPU_WORK_PER_CORE`); batched data sets (resamples, groups) are
     not, since each chunk there also pays for its own start search and continuation."""
-    budget = {}
-    if not batched_data and jax.default_backend() == "cpu":
-        budget["budget"] = CPU_WORK_PER_CORE * _cpu_cores()
-    size = _chunks(total, n_points * law.n_params * (n_starts if batched_data else 1), chunk_size,
-                   max_items=MAX_CHUNK_ITEMS if batched_data else None, **budget)
+    if batched_data:
+        size = _chunks(total, n_points * law.n_params * n_starts, chunk_size, max_items=MAX_CHUNK_ITEMS)
+    elif jax.default_backend() == "cpu":
+        size = _chunks(total, n_points * law.n_params, chunk_size, budget=CPU_WORK_PER_CORE * _cpu_cores())
+    else:
+        size = _chunks(total, n_points * law.n_params, chunk_size)
     n_dev = jax.device_count()
     if batched_data and n_dev > 1:
         size = math.ceil(size / n_dev) * n_dev

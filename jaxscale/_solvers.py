@@ -91,7 +91,7 @@ def spd_solve(a, b, *, unroll: bool | None = None):
     run concurrently in one program and together occupy every pool thread (two on a 2-core
     machine), each waits for work that no free thread can run, and the program deadlocks with idle
     CPU (seen with jaxlib 0.10.2: a batched bootstrap chunk that never returned).
-    ``tests/test_solvers.py`` checks that the solver programs contain no custom calls.
+    ``tests/test_threading.py`` checks that the compiled programs contain no LAPACK calls.
     """
     p = a.shape[-1]
     if not (p <= UNROLL_MAX if unroll is None else unroll):
@@ -188,14 +188,20 @@ def _damped_step(evaluate, init_damping, increase, decrease, min_damping, max_da
     return optax.GradientTransformationExtraArgs(init, update)
 
 
-def _gauss_newton(problem, u):
-    """Objective, gradient and Gauss-Newton curvature ``J^T diag(w kappa) J`` at ``u``."""
+def _jacobian(problem, u):
+    """``(J, model(u))``: the Jacobian of the law's output, forward mode, and the output itself
+    from the same pass."""
 
     def model_aux(v):
         m = problem.model(v)
         return m, m
 
-    jac, m = jax.jacfwd(model_aux, has_aux=True)(u)
+    return jax.jacfwd(model_aux, has_aux=True)(u)
+
+
+def _gauss_newton(problem, u):
+    """Objective, gradient and Gauss-Newton curvature ``J^T diag(w kappa) J`` at ``u``."""
+    jac, m = _jacobian(problem, u)
     r = problem.objective.residual(problem.y, m)
     w = problem.weights
     # Parameters first, points last: the reductions run along the contiguous axis. Elementwise
@@ -398,8 +404,8 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
 
     def pulls(v):
         # scale-aware stationarity: the gradient against the sum of the points' separate pulls
-        jac = jax.jacfwd(problem.model)(v)
-        r = problem.objective.residual(problem.y, problem.model(v))
+        jac, m = _jacobian(problem, v)
+        r = problem.objective.residual(problem.y, m)
         return jnp.sum(jnp.abs((problem.weights * problem.objective.psi(r))[:, None] * jac), axis=0)
 
     everything = jnp.ones((p,), dtype=bool)
@@ -422,9 +428,7 @@ def diagnose(problem: Problem, u, xtol: float, lower=None, upper=None) -> Diagno
     pull_k = pulls(u_k)
     ratio = jax.grad(problem.value)(u_k) / (pull_k + tiny)
     # An active parameter whose pull is zero or subnormal there has no measurable derivative (its
-    # term underflowed, e.g. A / N^alpha with alpha = 300): nothing certifies it. Subnormals are
-    # also flushed to zero on some threads of XLA's CPU pool and not on others, which made such
-    # starts' status depend on the batch size.
+    # term underflowed, e.g. A / N^alpha with alpha = 300): nothing certifies it.
     measurable = pull_k > tiny / jnp.finfo(h.dtype).eps
     pushes = (jnp.where(on_lower, ratio >= -GTOL, True) & jnp.where(on_upper, ratio <= GTOL, True)
               & jnp.where(active, measurable, True))
